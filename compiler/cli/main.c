@@ -5,11 +5,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "emit/lower.h"
 #include "plan/plan.h"
 
 static const char usage[] =
     "usage: lscc MODEL.onnx [--tile N] [-o DIR] [--explain[=json]] [--split TENSOR]\n"
-    "            [--image HxW] [--batch N]\n"
+    "            [--image HxW] [--batch N] [--precision f32|f64] [--name NAME]\n"
     "       lscc --help | --version\n";
 
 static const char help[] =
@@ -26,7 +27,15 @@ static const char help[] =
     "options:\n"
     "  --tile N         largest image region (N x N pixels) one tile may read;\n"
     "                   lscc picks the largest output tile that fits (default 2048)\n"
-    "  -o, --output DIR write the plan to DIR/plan.txt and DIR/plan.json\n"
+    "  -o, --output DIR write the generated code to DIR: NAME.h, NAME.c (the\n"
+    "                   streamed backbone and the head, forward and backward),\n"
+    "                   NAME.weights, NAME_run.c (a runner reading .npy files) and\n"
+    "                   CMakeLists.txt (cmake -S DIR -B DIR/build builds both);\n"
+    "                   also the plan as DIR/plan.txt and DIR/plan.json\n"
+    "  --precision P    element type of the generated code: f32 (default; float\n"
+    "                   convolutions through oneDNN) or f64 (plain C, for exactness)\n"
+    "  --name NAME      prefix of every generated symbol and file (default: the\n"
+    "                   model file's name, sanitized)\n"
     "  --explain        print the plan as a table: per backbone tensor its op,\n"
     "                   symbolic shape, region per tile, halo (top,bottom / left,\n"
     "                   right), cumulative stride, receptive field and MB\n"
@@ -108,10 +117,48 @@ static int write_plan(const lscc_plan *p, const char *dir) {
     return 0;
 }
 
+/* The model's file name without directory and extension. */
+static void stem(const char *path, char *out, size_t n) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(out, n, "%s", b);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = 0;
+}
+
+static int emit(const lscc_plan *p, const char *model, const char *name, const char *outdir, int f64, int argc,
+                char **argv) {
+    char base[256], cmd[4096];
+    size_t len = 0;
+    if (!name) {
+        stem(model, base, sizeof base);
+        name = base;
+    }
+    cmd[0] = 0;
+    for (int i = 0; i < argc && len + 2 < sizeof cmd; i++)
+        len += (size_t)snprintf(cmd + len, sizeof cmd - len, "%s%s", i ? " " : "", argv[i]);
+    lscc_diag d;
+    lscc_diag_init(&d);
+    lscc_prog *g = NULL;
+    lscc_emit_options eo = {name, outdir, f64, cmd};
+    lscc_status st = lscc_lower(p, 0, &g, &d);
+    if (!st) st = lscc_emit_c(g, &eo, &d);
+    if (st) fprintf(stderr, "lscc: %s: %s\n%s", model, lscc_status_name(st), d.text ? d.text : "");
+    else
+        fprintf(stderr, "lscc: wrote %s/{%s.h, %s.c, %s.weights, %s_run.c, CMakeLists.txt, plan.txt, plan.json} "
+                "(%s, %d ops, %zu weights)\n", outdir, name, name, name, name, f64 ? "float64" : "float32", g->nop,
+                g->weights_count);
+    lscc_prog_free(g);
+    lscc_diag_free(&d);
+    return st;
+}
+
 int main(int argc, char **argv) {
     lscc_options opt = {NULL, 2048, 0, 0, 1};
     const char *model = NULL, *outdir = NULL, *v;
     int explain = 0; /* 1 text, 2 json */
+    int f64 = 0;
+    const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -130,6 +177,12 @@ int main(int argc, char **argv) {
             if (parse_int(v, 1, 1 << 20, &opt.batch)) return usage_error("--batch wants a positive count, not '%s'", v);
         } else if ((v = opt_value(argc, argv, &i, "--image"))) {
             if (parse_size(v, &opt.image_h, &opt.image_w)) return usage_error("--image wants HxW, e.g. 8192x8192, not '%s'", v);
+        } else if ((v = opt_value(argc, argv, &i, "--precision"))) {
+            if (strcmp(v, "f32") && strcmp(v, "f64")) return usage_error("--precision wants f32 or f64, not '%s'", v);
+            f64 = !strcmp(v, "f64");
+        } else if ((v = opt_value(argc, argv, &i, "--name"))) {
+            if (!*v) return usage_error("--name wants a name%s", "");
+            name = v;
         } else if ((v = opt_value(argc, argv, &i, "--split"))) {
             if (!*v) return usage_error("--split wants a tensor name%s", "");
             opt.split = v;
@@ -170,8 +223,7 @@ int main(int argc, char **argv) {
     }
     fflush(stdout); /* keep the plan ahead of the messages below */
     int rc = outdir ? write_plan(p, outdir) : 0;
-    if (outdir && !rc) fprintf(stderr, "lscc: wrote %s/plan.txt and %s/plan.json (code generation comes with the "
-                               "streaming runtime)\n", outdir, outdir);
+    if (outdir && !rc) rc = emit(p, model, name, outdir, f64, argc, argv);
     lscc_plan_free(p);
     lscc_model_free(m);
     lscc_diag_free(&d);

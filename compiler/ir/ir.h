@@ -61,6 +61,7 @@ typedef struct lscc_tensor {
     int image_dep;                  /* depends on the image input */
     signed char axes[LSCC_MAX_RANK];/* LSCC_AX_* per dim */
     int global_dep;                 /* depends on a global (non-local) op's result */
+    int initializer;                /* an ONNX initializer (a weight), not a Constant node */
 } lscc_tensor;
 
 typedef enum lscc_attr_type {

@@ -410,3 +410,12 @@ size_t lscc_sym_print(const lscc_symtab *t, lscc_sym s, char *buf, size_t n) {
     print_rec(t, s, &p, 0);
     return p.len;
 }
+
+int lscc_sym_node(const lscc_symtab *t, lscc_sym s, lscc_sym_op *op, lscc_sym *a, lscc_sym *b, double *v) {
+    if (s < 0 || s >= t->len) return -1;
+    *op = t->n[s].op;
+    *a = t->n[s].a;
+    *b = t->n[s].b;
+    *v = t->n[s].v;
+    return 0;
+}

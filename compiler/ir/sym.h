@@ -68,4 +68,8 @@ int lscc_sym_same(const lscc_symtab *t, lscc_sym a, lscc_sym b);
  * that the full text needs, like snprintf. */
 size_t lscc_sym_print(const lscc_symtab *t, lscc_sym s, char *buf, size_t n);
 
+/* The node behind s (for emitters): its op, operands and constant value or
+ * variable index. -1 for an invalid symbol. Operands have smaller indices. */
+int lscc_sym_node(const lscc_symtab *t, lscc_sym s, lscc_sym_op *op, lscc_sym *a, lscc_sym *b, double *v);
+
 #endif

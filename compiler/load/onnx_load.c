@@ -460,6 +460,7 @@ static lscc_status load_graph(loader *L, Onnx__ModelProto *mp) {
         ti = lscc_graph_tensor(g, tp->name);
         if (ti < 0) return oom(L);
         lscc_status s = load_tensor(L, tp, &g->tensors[ti], i < L->wire.nraw ? &L->wire.raw[i] : NULL);
+        g->tensors[ti].initializer = 1;
         if (!s && lscc_tensor_vals_from_data(g, &g->tensors[ti])) s = oom(L);
         if (s) st = s;
     }

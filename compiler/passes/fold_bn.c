@@ -88,6 +88,7 @@ static int fold_one(lscc_graph *g, lscc_node *bn, lscc_diag *d) {
         }
         lscc_tensor *t = &g->tensors[bi];
         t->kind = LSCC_T_CONST;
+        t->initializer = 1; /* a trainable bias, as the BN's beta was */
         t->dtype = w->dtype;
         t->owned = nb;
         t->data = nb;

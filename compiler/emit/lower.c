@@ -1,0 +1,601 @@
+/* Lowering of a planned model to kernel-level ops, weights buffers and the
+ * tile arena (lower.h). */
+#include "lower.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct lower {
+    lscc_prog *g;
+    const lscc_plan *p;
+    const lscc_graph *ir;
+    lscc_diag *d;
+    int nbad;
+    int train_bn_affine;
+    int tcap, ocap, bcap;
+    int *bufmap; /* IR tensor -> buffer index */
+} lower;
+
+static void bad(lower *L, const lscc_node *n, const char *fmt, const char *detail) {
+    char why[400];
+    snprintf(why, sizeof why, fmt, detail ? detail : "");
+    if (L->nbad++ < 200) lscc_note(L->d, "node '%s' (%s): %s", n->name, n->op_type, why);
+}
+
+static int64_t cdim(const lscc_graph *g, const lscc_tensor *t, int i) {
+    double v;
+    if (i < 0 || i >= t->rank || !lscc_sym_get_const(g->syms, t->dims[i], &v)) return -1;
+    return (int64_t)v;
+}
+
+static int ltensor(lower *L, int ir, int bb) {
+    lscc_prog *g = L->g;
+    if (g->tmap[ir] >= 0) return g->tmap[ir];
+    if (g->nt == L->tcap) {
+        L->tcap = L->tcap ? 2 * L->tcap : 64;
+        lscc_ltensor *t = realloc(g->t, sizeof *t * (size_t)L->tcap);
+        if (!t) return -1;
+        g->t = t;
+    }
+    lscc_ltensor *t = &g->t[g->nt];
+    memset(t, 0, sizeof *t);
+    t->ir = ir;
+    t->bb = bb;
+    t->off_infer = t->off_train = t->off_grad = -1;
+    const lscc_tensor *it = &L->ir->tensors[ir];
+    t->c = it->rank >= 2 ? cdim(L->ir, it, 1) : 1;
+    if (bb)
+        for (int a = 0; a < 2; a++) t->side[a] = lscc_plan_region_side(L->p, ir, a);
+    g->tmap[ir] = g->nt;
+    return g->nt++;
+}
+
+static int buffer_from(lower *L, int ir, int trainable, const char *folded_bn) {
+    if (L->bufmap[ir] >= 0) return L->bufmap[ir];
+    lscc_prog *g = L->g;
+    if (g->nbuf == L->bcap) {
+        L->bcap = L->bcap ? 2 * L->bcap : 64;
+        lscc_lbuf *b = realloc(g->buf, sizeof *b * (size_t)L->bcap);
+        if (!b) return -1;
+        g->buf = b;
+    }
+    const lscc_tensor *t = &L->ir->tensors[ir];
+    lscc_lbuf *b = &g->buf[g->nbuf];
+    memset(b, 0, sizeof *b);
+    b->ir = ir;
+    b->name = lscc_strdup(t->name);
+    b->folded_bn = folded_bn;
+    b->trainable = trainable && t->initializer;
+    b->rank = t->rank > 4 ? 4 : t->rank;
+    int64_t n = lscc_tensor_numel_const(L->ir, t);
+    if (n < 0 || t->rank > 4 || !b->name) return -1;
+    for (int i = 0; i < b->rank; i++) b->dims[i] = cdim(L->ir, t, i);
+    b->count = (size_t)n;
+    b->vals = malloc(sizeof(double) * (b->count ? b->count : 1));
+    if (!b->vals) return -1;
+    for (size_t i = 0; i < b->count; i++)
+        if (lscc_tensor_get(t, i, &b->vals[i])) return -1;
+    L->bufmap[ir] = g->nbuf;
+    return g->nbuf++;
+}
+
+static int buffer_new(lower *L, const char *name, size_t count) {
+    lscc_prog *g = L->g;
+    if (g->nbuf == L->bcap) {
+        L->bcap = L->bcap ? 2 * L->bcap : 64;
+        lscc_lbuf *b = realloc(g->buf, sizeof *b * (size_t)L->bcap);
+        if (!b) return -1;
+        g->buf = b;
+    }
+    lscc_lbuf *b = &g->buf[g->nbuf];
+    memset(b, 0, sizeof *b);
+    b->ir = -1;
+    b->name = lscc_strdup(name);
+    b->rank = 1;
+    b->dims[0] = (int64_t)count;
+    b->count = count;
+    b->vals = calloc(count ? count : 1, sizeof(double));
+    if (!b->name || !b->vals) return -1;
+    return g->nbuf++;
+}
+
+static lscc_lop *new_op(lower *L, lscc_lk kind, int node, int bb) {
+    lscc_prog *g = L->g;
+    if (g->nop == L->ocap) {
+        L->ocap = L->ocap ? 2 * L->ocap : 64;
+        lscc_lop *o = realloc(g->op, sizeof *o * (size_t)L->ocap);
+        if (!o) return NULL;
+        g->op = o;
+    }
+    lscc_lop *o = &g->op[g->nop++];
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->node = node;
+    o->bb = bb;
+    o->w = o->b = -1;
+    return o;
+}
+
+static int is_const(const lscc_graph *g, int t) { return t >= 0 && g->tensors[t].kind == LSCC_T_CONST; }
+
+static int set_inputs(lower *L, lscc_lop *o, const int *ir, int n, int bb) {
+    o->in = malloc(sizeof(int) * (size_t)(n ? n : 1));
+    if (!o->in) return -1;
+    o->nin = n;
+    for (int k = 0; k < n; k++)
+        if ((o->in[k] = ltensor(L, ir[k], bb && L->p->reg[ir[k]].valid)) < 0) return -1;
+    return 0;
+}
+
+/* Axis along which constant c broadcasts against x (right-aligned): -1 for
+ * a scalar, the axis of x where c is not 1 when there is exactly one, else
+ * -2 (not a per-axis constant). */
+static int bcast_axis(const lscc_graph *g, const lscc_tensor *x, const lscc_tensor *c) {
+    if (lscc_tensor_numel_const(g, c) == 1) return -1;
+    if (c->rank > x->rank) return -2;
+    int ax = -2;
+    for (int i = 0; i < c->rank; i++) {
+        int64_t v = cdim(g, c, i);
+        if (v == 1) continue;
+        if (ax != -2) return -2;
+        int xi = x->rank - c->rank + i;
+        int64_t xv = cdim(g, x, xi);
+        if (xv != v) return -2;
+        ax = xi;
+    }
+    return ax;
+}
+
+static int unary_kind(const char *op, lscc_un *u) {
+    static const struct { const char *n; lscc_un u; } tab[] = {
+        {"Relu", UN_RELU}, {"LeakyRelu", UN_LEAKY}, {"Clip", UN_CLIP}, {"Sigmoid", UN_SIGMOID},
+        {"Tanh", UN_TANH}, {"HardSigmoid", UN_HSIGMOID}, {"HardSwish", UN_HSWISH}, {"Erf", UN_ERF}};
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (!strcmp(op, tab[i].n)) {
+            *u = tab[i].u;
+            return 1;
+        }
+    return 0;
+}
+
+static int is_nchw(const lower *L, int ir) {
+    const lscc_tensor *t = &L->ir->tensors[ir];
+    const lscc_region *r = &L->p->reg[ir];
+    return t->rank == 4 && r->dim[0] == 2 && r->dim[1] == 3 && cdim(L->ir, t, 1) > 0;
+}
+
+static int lower_node(lower *L, int i) {
+    const lscc_graph *g = L->ir;
+    const lscc_node *n = &g->nodes[i];
+    const char *op = n->op_type;
+    int bb = L->p->m->split.in_backbone[i];
+    int x = n->ninputs > 0 ? n->inputs[0] : -1, y = n->noutputs > 0 ? n->outputs[0] : -1;
+    lscc_un un;
+    if (y < 0) return 0;
+    if (bb) {
+        for (int k = 0; k < n->ninputs; k++)
+            if (n->inputs[k] >= 0 && L->p->reg[n->inputs[k]].valid && !is_nchw(L, n->inputs[k])) {
+                bad(L, n, "a streamed tensor that is not N x C x H x W (channels-last and reshaped layouts in the "
+                    "backbone are not supported yet)%s", NULL);
+                return 0;
+            }
+        if (!is_nchw(L, y)) {
+            bad(L, n, "its output is not an N x C x H x W tensor; streamed tensors must be%s", NULL);
+            return 0;
+        }
+    }
+    if (!strcmp(op, "Conv") || !strcmp(op, "MaxPool") || !strcmp(op, "AveragePool")) {
+        if (!bb) {
+            bad(L, n, "only runs in the streamed backbone here%s", NULL);
+            return 0;
+        }
+        if (op[0] == 'C' && (!is_const(g, n->inputs[1]) || (n->ninputs > 2 && n->inputs[2] >= 0 && !is_const(g, n->inputs[2])))) {
+            bad(L, n, "weights computed at run time are not supported%s", NULL);
+            return 0;
+        }
+        if (op[0] == 'M' && n->noutputs > 1 && n->outputs[1] >= 0) {
+            bad(L, n, "the Indices output of MaxPool is not supported%s", NULL);
+            return 0;
+        }
+        lscc_lop *o = new_op(L, op[0] == 'C' ? LK_CONV : op[0] == 'M' ? LK_MAXPOOL : LK_AVGPOOL, i, 1);
+        if (!o || set_inputs(L, o, &x, 1, 1) || (o->out = ltensor(L, y, 1)) < 0) return -1;
+        for (int a = 0; a < 2; a++) {
+            o->geo[0 + a] = n->win[a].k;
+            o->geo[2 + a] = n->win[a].s;
+            o->geo[4 + a] = n->win[a].d;
+            o->geo[6 + a] = n->win[a].p0;
+            o->geo[8 + a] = n->win[a].p1;
+        }
+        o->geo[10] = op[0] == 'C' ? lscc_attr_int(n, "group", 1) : 1;
+        o->oc = L->g->t[o->out].c;
+        o->flag = (int)lscc_attr_int(n, "count_include_pad", 0);
+        if (op[0] == 'C') {
+            if ((o->w = buffer_from(L, n->inputs[1], 1, NULL)) < 0) return -1;
+            if (n->ninputs > 2 && n->inputs[2] >= 0 && (o->b = buffer_from(L, n->inputs[2], 1, n->folded_bn)) < 0)
+                return -1;
+            if (n->folded_bn) L->g->buf[o->w].folded_bn = n->folded_bn;
+        }
+        return 0;
+    }
+    if (!strcmp(op, "Pad")) {
+        double fill = 0;
+        if (strcmp(lscc_attr_str(n, "mode", "constant"), "constant")) {
+            bad(L, n, "only constant padding is supported (mode '%s')", lscc_attr_str(n, "mode", "constant"));
+            return 0;
+        }
+        if (n->ninputs > 2 && n->inputs[2] >= 0 && lscc_tensor_get(&g->tensors[n->inputs[2]], 0, &fill)) fill = 0;
+        if (!bb || cdim(g, &g->tensors[x], 1) != cdim(g, &g->tensors[y], 1) || n->win[0].p0 < 0 || n->win[1].p0 < 0) {
+            bad(L, n, "only non-negative padding of H and W in the backbone is supported%s", NULL);
+            return 0;
+        }
+        lscc_lop *o = new_op(L, LK_PAD, i, 1);
+        if (!o || set_inputs(L, o, &x, 1, 1) || (o->out = ltensor(L, y, 1)) < 0) return -1;
+        o->geo[6] = n->win[0].p0;
+        o->geo[7] = n->win[1].p0;
+        o->a0 = fill;
+        return 0;
+    }
+    if (!strcmp(op, "Concat")) {
+        if (!bb || lscc_attr_int(n, "axis", 0) != 1) {
+            bad(L, n, "only channel Concat (axis 1) in the backbone is supported%s", NULL);
+            return 0;
+        }
+        for (int k = 0; k < n->ninputs; k++)
+            if (is_const(g, n->inputs[k])) {
+                bad(L, n, "concatenating a constant is not supported%s", NULL);
+                return 0;
+            }
+        lscc_lop *o = new_op(L, LK_CONCAT, i, 1);
+        if (!o || set_inputs(L, o, n->inputs, n->ninputs, 1) || (o->out = ltensor(L, y, 1)) < 0) return -1;
+        return 0;
+    }
+    if (!strcmp(op, "BatchNormalization")) {
+        int64_t c = cdim(g, &g->tensors[x], 1);
+        if (c < 1 || g->tensors[x].rank < 2) {
+            bad(L, n, "unknown channel count%s", NULL);
+            return 0;
+        }
+        double eps = lscc_attr_float(n, "epsilon", 1e-5);
+        char name[700];
+        lscc_lop *o = new_op(L, LK_AFFINE, i, bb);
+        if (!o || set_inputs(L, o, &x, 1, bb) || (o->out = ltensor(L, y, bb)) < 0) return -1;
+        snprintf(name, sizeof name, "%s::scale", n->name);
+        if ((o->w = buffer_new(L, name, (size_t)c)) < 0) return -1;
+        snprintf(name, sizeof name, "%s::shift", n->name);
+        if ((o->b = buffer_new(L, name, (size_t)c)) < 0) return -1;
+        for (int64_t k = 0; k < c; k++) {
+            double v[4] = {0, 0, 0, 0};
+            for (int j = 0; j < 4; j++) lscc_tensor_get(&g->tensors[n->inputs[1 + j]], (size_t)k, &v[j]);
+            double s = v[0] / sqrt(v[3] + eps);
+            L->g->buf[o->w].vals[k] = s;
+            L->g->buf[o->b].vals[k] = v[1] - v[2] * s;
+        }
+        o->bc = c;
+        return 0;
+    }
+    if (unary_kind(op, &un)) {
+        lscc_lop *o = new_op(L, LK_UNARY, i, bb);
+        if (!o || set_inputs(L, o, &x, 1, bb) || (o->out = ltensor(L, y, bb)) < 0) return -1;
+        o->un = un;
+        if (un == UN_LEAKY) o->a0 = lscc_attr_float(n, "alpha", 0.01);
+        if (un == UN_HSIGMOID) {
+            o->a0 = lscc_attr_float(n, "alpha", 0.2);
+            o->a1 = lscc_attr_float(n, "beta", 0.5);
+        }
+        if (un == UN_CLIP) {
+            double lo = -INFINITY, hi = INFINITY, v;
+            if (n->ninputs > 1 && n->inputs[1] >= 0 && !lscc_tensor_get(&g->tensors[n->inputs[1]], 0, &v)) lo = v;
+            if (n->ninputs > 2 && n->inputs[2] >= 0 && !lscc_tensor_get(&g->tensors[n->inputs[2]], 0, &v)) hi = v;
+            o->a0 = lscc_attr_float(n, "min", lo);
+            o->a1 = lscc_attr_float(n, "max", hi);
+            if (!isfinite(o->a0) || !isfinite(o->a1)) {
+                bad(L, n, "Clip needs finite constant bounds%s", NULL);
+                L->g->nop--;
+                return 0;
+            }
+        }
+        return 0;
+    }
+    if (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div")) {
+        int a = n->inputs[0], b = n->inputs[1];
+        char bop = op[0] == 'A' ? '+' : op[0] == 'S' ? '-' : op[0] == 'M' ? '*' : '/';
+        if (is_const(g, a) && is_const(g, b)) return 0; /* folded */
+        if (is_const(g, a)) {
+            if (bop == '-' || bop == '/') {
+                bad(L, n, "a constant first operand of Sub/Div is not supported%s", NULL);
+                return 0;
+            }
+            int t = a;
+            a = b;
+            b = t;
+        }
+        if (!is_const(g, b)) {
+            const lscc_tensor *ta = &g->tensors[a], *tb = &g->tensors[b];
+            int same = ta->rank == tb->rank;
+            for (int k = 0; same && k < ta->rank; k++) same = lscc_sym_same(g->syms, ta->dims[k], tb->dims[k]);
+            if (!same) {
+                bad(L, n, "broadcasting between two computed tensors is not supported%s", NULL);
+                return 0;
+            }
+            lscc_lop *o = new_op(L, LK_BIN, i, bb);
+            int ins[2] = {a, b};
+            if (!o || set_inputs(L, o, ins, 2, bb) || (o->out = ltensor(L, y, bb)) < 0) return -1;
+            o->bop = bop;
+            return 0;
+        }
+        int ax = bcast_axis(g, &g->tensors[a], &g->tensors[b]);
+        if (ax == -2 || (bb && ax != -1 && ax != 1)) {
+            bad(L, n, "the constant operand must be a scalar or per channel%s", NULL);
+            return 0;
+        }
+        lscc_lop *o = new_op(L, LK_BINC, i, bb);
+        if (!o || set_inputs(L, o, &a, 1, bb) || (o->out = ltensor(L, y, bb)) < 0) return -1;
+        if ((o->w = buffer_from(L, b, 1, NULL)) < 0) return -1;
+        o->bop = bop;
+        o->flag = ax;
+        return 0;
+    }
+    if (bb) {
+        bad(L, n, "this op is not supported in the streamed backbone yet%s", NULL);
+        return 0;
+    }
+    /* ---- head (whole tensors) ---- */
+    if (!strcmp(op, "GlobalAveragePool") || !strcmp(op, "ReduceMean")) {
+        const lscc_tensor *tx = &g->tensors[x];
+        if (op[0] == 'R') {
+            const int64_t *ax = NULL;
+            int na = lscc_attr_ints(n, "axes", &ax);
+            int64_t v[2] = {-1, -1};
+            if (na == 0 && n->ninputs > 1 && n->inputs[1] >= 0 && lscc_tensor_numel_const(g, &g->tensors[n->inputs[1]]) == 2) {
+                double d0, d1;
+                lscc_tensor_get(&g->tensors[n->inputs[1]], 0, &d0);
+                lscc_tensor_get(&g->tensors[n->inputs[1]], 1, &d1);
+                v[0] = (int64_t)d0;
+                v[1] = (int64_t)d1;
+                na = 2;
+            } else if (na == 2) {
+                v[0] = ax[0];
+                v[1] = ax[1];
+            }
+            for (int k = 0; k < 2; k++)
+                if (v[k] < 0) v[k] += tx->rank;
+            if (na != 2 || tx->rank != 4 || !((v[0] == 2 && v[1] == 3) || (v[0] == 3 && v[1] == 2))) {
+                bad(L, n, "only ReduceMean over the two spatial axes of N x C x H x W is supported%s", NULL);
+                return 0;
+            }
+        } else if (tx->rank != 4) {
+            bad(L, n, "GlobalAveragePool of a tensor that is not N x C x H x W%s", NULL);
+            return 0;
+        }
+        lscc_lop *o = new_op(L, LK_GAP, i, 0);
+        if (!o || set_inputs(L, o, &x, 1, 0) || (o->out = ltensor(L, y, 0)) < 0) return -1;
+        return 0;
+    }
+    if (!strcmp(op, "Flatten") || !strcmp(op, "Reshape") || !strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) {
+        lscc_lop *o = new_op(L, LK_COPY, i, 0);
+        if (!o || set_inputs(L, o, &x, 1, 0) || (o->out = ltensor(L, y, 0)) < 0) return -1;
+        return 0;
+    }
+    if (!strcmp(op, "Gemm") || !strcmp(op, "MatMul")) {
+        int B = n->inputs[1], C = op[0] == 'G' && n->ninputs > 2 ? n->inputs[2] : -1;
+        const lscc_tensor *ta = &g->tensors[x], *tb = &g->tensors[B];
+        int ta_ = op[0] == 'G' ? (int)lscc_attr_int(n, "transA", 0) : 0;
+        int tb_ = op[0] == 'G' ? (int)lscc_attr_int(n, "transB", 0) : 0;
+        if (!is_const(g, B) || (C >= 0 && !is_const(g, C)) || ta->rank != 2 || tb->rank != 2 || ta_) {
+            bad(L, n, "only [M, K] x constant [K, N] (+ constant C) products are supported in the head%s", NULL);
+            return 0;
+        }
+        lscc_lop *o = new_op(L, op[0] == 'G' ? LK_GEMM : LK_MATMUL, i, 0);
+        if (!o || set_inputs(L, o, &x, 1, 0) || (o->out = ltensor(L, y, 0)) < 0) return -1;
+        if ((o->w = buffer_from(L, B, 1, NULL)) < 0) return -1;
+        o->k = cdim(g, tb, tb_ ? 1 : 0);
+        o->n = cdim(g, tb, tb_ ? 0 : 1);
+        o->flag = tb_ << 1;
+        o->a0 = op[0] == 'G' ? lscc_attr_float(n, "alpha", 1) : 1;
+        o->a1 = op[0] == 'G' ? lscc_attr_float(n, "beta", 1) : 0;
+        if (C >= 0) {
+            const lscc_tensor *tc = &g->tensors[C];
+            int64_t cn = lscc_tensor_numel_const(g, tc);
+            if (!(cn == 1 || cn == o->n) || (tc->rank == 2 && cdim(g, tc, 0) != 1)) {
+                bad(L, n, "Gemm's C must be a scalar or a row of N values%s", NULL);
+                return 0;
+            }
+            if ((o->b = buffer_from(L, C, 1, NULL)) < 0) return -1;
+            o->bc = cn;
+        }
+        return 0;
+    }
+    if (!strcmp(op, "Softmax")) {
+        const lscc_tensor *tx = &g->tensors[x];
+        int64_t ax = lscc_attr_int(n, "axis", -1);
+        if (ax < 0) ax += tx->rank;
+        if (ax != tx->rank - 1) {
+            bad(L, n, "only Softmax over the last axis is supported%s", NULL);
+            return 0;
+        }
+        lscc_lop *o = new_op(L, LK_SOFTMAX, i, 0);
+        if (!o || set_inputs(L, o, &x, 1, 0) || (o->out = ltensor(L, y, 0)) < 0) return -1;
+        return 0;
+    }
+    bad(L, n, "this op is not supported in the head yet%s", NULL);
+    return 0;
+}
+
+/* ---- arena ---- */
+
+typedef struct span {
+    int64_t start, end, size, off;
+} span;
+
+/* First fit: each span gets the lowest offset not overlapping a placed span
+ * whose lifetime meets its own; returns the arena size. */
+static int64_t place(span *s, int n, int64_t base) {
+    int64_t top = base;
+    for (int i = 0; i < n; i++) {
+        if (s[i].size <= 0) continue;
+        int64_t off = base;
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (int j = 0; j < i; j++) {
+                if (s[j].size <= 0 || s[j].end < s[i].start || s[i].end < s[j].start) continue;
+                if (off < s[j].off + s[j].size && s[j].off < off + s[i].size) {
+                    off = s[j].off + s[j].size;
+                    moved = 1;
+                }
+            }
+        }
+        s[i].off = off;
+        if (off + s[i].size > top) top = off + s[i].size;
+    }
+    return top;
+}
+
+static int plan_arena(lscc_prog *g) {
+    int nt = g->nt, nop = g->nop;
+    span *s = calloc((size_t)nt, sizeof *s);
+    int64_t *first = malloc(sizeof(int64_t) * (size_t)nt), *last = malloc(sizeof(int64_t) * (size_t)nt);
+    if (!s || !first || !last) {
+        free(s);
+        free(first);
+        free(last);
+        return -1;
+    }
+    for (int t = 0; t < nt; t++) {
+        first[t] = -1; /* producer op (image: -1) */
+        last[t] = -1;  /* last reading op */
+    }
+    for (int i = 0; i < nop; i++) {
+        const lscc_lop *o = &g->op[i];
+        if (!o->bb) continue;
+        first[o->out] = i;
+        for (int k = 0; k < o->nin; k++)
+            if (g->t[o->in[k]].bb) last[o->in[k]] = i;
+    }
+    int64_t sz_max = 0;
+    for (int t = 0; t < nt; t++) {
+        const lscc_ltensor *lt = &g->t[t];
+        s[t].size = lt->bb ? lt->c * lt->side[0] * lt->side[1] : 0;
+        if (s[t].size > sz_max) sz_max = s[t].size;
+        s[t].start = first[t];
+        s[t].end = t == g->split ? nop : last[t] > first[t] ? last[t] : first[t];
+    }
+    g->scratch = sz_max;
+    /* inference: reuse by liveness, in order of first use */
+    g->arena_infer = place(s, nt, 0);
+    for (int t = 0; t < nt; t++) g->t[t].off_infer = g->t[t].bb ? s[t].off : -1;
+    /* training: every activation kept for the backward sweep */
+    int64_t off = 0;
+    for (int t = 0; t < nt; t++) {
+        g->t[t].off_train = g->t[t].bb ? off : -1;
+        off += s[t].size;
+    }
+    /* gradients, in reverse time: from the last reader's backward to the
+       producer's backward */
+    for (int t = 0; t < nt; t++) {
+        const lscc_ltensor *lt = &g->t[t];
+        s[t].size = lt->bb && lt->grad ? lt->c * lt->side[0] * lt->side[1] : 0;
+        s[t].start = t == g->split ? -1 : nop - 1 - last[t];
+        s[t].end = nop - 1 - first[t];
+        if (s[t].end < s[t].start) s[t].end = s[t].start;
+        s[t].off = 0;
+    }
+    g->arena_train = place(s, nt, off);
+    for (int t = 0; t < nt; t++) g->t[t].off_grad = s[t].size > 0 ? s[t].off : -1;
+    free(s);
+    free(first);
+    free(last);
+    return 0;
+}
+
+lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out, lscc_diag *d) {
+    *out = NULL;
+    const lscc_graph *ir = p->m->g;
+    lower L;
+    memset(&L, 0, sizeof L);
+    L.p = p;
+    L.ir = ir;
+    L.d = d;
+    L.train_bn_affine = train_bn_affine;
+    lscc_prog *g = calloc(1, sizeof *g);
+    L.g = g;
+    L.bufmap = malloc(sizeof(int) * (size_t)(ir->ntensors ? ir->ntensors : 1));
+    if (!g || !L.bufmap || !(g->tmap = malloc(sizeof(int) * (size_t)(ir->ntensors ? ir->ntensors : 1)))) {
+        free(L.bufmap);
+        lscc_prog_free(g);
+        return lscc_error(d, LSCC_E_NOMEM, "out of memory");
+    }
+    g->p = p;
+    for (int t = 0; t < ir->ntensors; t++) g->tmap[t] = L.bufmap[t] = -1;
+    lscc_status st = LSCC_OK;
+    if (ir->noutputs != 1) st = lscc_error(d, LSCC_E_UNSUPPORTED, "the model has %d outputs; lscc emits code for "
+                                           "models with one output", ir->noutputs);
+    if (!st && (g->image = ltensor(&L, ir->image, 1)) < 0) st = lscc_error(d, LSCC_E_NOMEM, "out of memory");
+    if (!st && !is_nchw(&L, ir->image))
+        st = lscc_error(d, LSCC_E_UNSUPPORTED, "the image input '%s' must be N x C x H x W with a known C",
+                        ir->tensors[ir->image].name);
+    lscc_diag nd;
+    lscc_diag_init(&nd);
+    L.d = &nd;
+    for (int i = 0; i < ir->nnodes && !st; i++) {
+        const lscc_node *n = &ir->nodes[i];
+        if (n->dead || n->noutputs < 1 || n->outputs[0] < 0 || is_const(ir, n->outputs[0])) continue;
+        if (!ir->tensors[n->outputs[0]].image_dep) continue;
+        if (lower_node(&L, i)) st = lscc_error(d, LSCC_E_NOMEM, "out of memory while lowering");
+    }
+    L.d = d;
+    if (!st && L.nbad) {
+        st = lscc_error(d, LSCC_E_UNSUPPORTED, "lscc cannot generate code for %d node%s of '%s':", L.nbad,
+                        L.nbad > 1 ? "s" : "", p->m->path);
+        if (nd.text) lscc_note(d, "%s", nd.text);
+        lscc_note(d, "remove or replace these ops, or report the model so lscc learns them");
+    }
+    lscc_diag_free(&nd);
+    if (!st) {
+        g->split = g->tmap[p->m->split.tensor];
+        g->output = g->tmap[ir->outputs[0]];
+        if (g->split < 0 || g->output < 0)
+            st = lscc_error(d, LSCC_E_INTERNAL, "the split or output tensor was not lowered");
+    }
+    if (!st) {
+        /* gradients: a tensor needs one when an op before it has parameters
+           (or it is the image, for the input gradient) */
+        g->t[g->image].grad = 1;
+        for (int i = 0; i < g->nop; i++) {
+            lscc_lop *o = &g->op[i];
+            int need = (o->w >= 0 && g->buf[o->w].trainable) || (o->b >= 0 && g->buf[o->b].trainable);
+            for (int k = 0; k < o->nin; k++) need |= g->t[o->in[k]].grad;
+            g->t[o->out].grad |= need;
+        }
+        g->t[g->split].grad = 1;
+        size_t off = 0;
+        for (int k = 0; k < g->nbuf; k++) {
+            g->buf[k].offset = off;
+            off += g->buf[k].count;
+        }
+        g->weights_count = off;
+        if (plan_arena(g)) st = lscc_error(d, LSCC_E_NOMEM, "out of memory");
+    }
+    free(L.bufmap);
+    if (st) {
+        lscc_prog_free(g);
+        return st;
+    }
+    *out = g;
+    return LSCC_OK;
+}
+
+void lscc_prog_free(lscc_prog *g) {
+    if (!g) return;
+    for (int i = 0; i < g->nop; i++) free(g->op[i].in);
+    for (int k = 0; k < g->nbuf; k++) {
+        free(g->buf[k].name);
+        free(g->buf[k].vals);
+    }
+    free(g->op);
+    free(g->t);
+    free(g->buf);
+    free(g->tmap);
+    free(g);
+}

@@ -1,0 +1,84 @@
+/* Lowering: the planned graph as the flat list of kernel-level ops that the
+ * C emitter prints, with the weights file's buffers and the tile arena laid
+ * out. Everything the generated code does is decided here; emit_c.c only
+ * prints it. */
+#ifndef LSCC_LOWER_H
+#define LSCC_LOWER_H
+
+#include "../plan/plan.h"
+
+typedef enum lscc_lk {
+    LK_CONV, LK_MAXPOOL, LK_AVGPOOL, LK_PAD, LK_CONCAT, LK_AFFINE, LK_UNARY, LK_BIN, LK_BINC,
+    LK_COPY, LK_GAP, LK_GEMM, LK_MATMUL, LK_SOFTMAX, LK_LAYERNORM
+} lscc_lk;
+
+typedef enum lscc_un {
+    UN_RELU, UN_LEAKY, UN_CLIP, UN_SIGMOID, UN_TANH, UN_HSIGMOID, UN_HSWISH, UN_ERF
+} lscc_un;
+
+typedef struct lscc_lop {
+    lscc_lk kind;
+    int node;          /* IR node it comes from */
+    int bb;            /* runs per tile */
+    int nin;
+    int *in;           /* lowered tensor indices */
+    int out;
+    int w, b;          /* buffer indices, -1 = none */
+    lscc_un un;
+    char bop;          /* '+', '-', '*', '/' */
+    double a0, a1;     /* alpha/beta, clip bounds, pad fill, eps, gemm alpha/beta */
+    int flag;          /* count_include_pad; gemm transA | transB << 1 */
+    int64_t geo[13];   /* kh kw sh sw dh dw p0h p0w p1h p1w groups (conv, pools) */
+    int64_t oc;
+    int64_t bn, bc, bhw; /* BINC / affine / gemm-C broadcast: outer, channels, inner */
+    int64_t m, k, n;     /* gemm / matmul sizes (head; constants known at compile time) */
+} lscc_lop;
+
+typedef struct lscc_ltensor {
+    int ir;            /* IR tensor */
+    int bb;
+    int grad;          /* needs a gradient */
+    int64_t c;         /* channels */
+    int64_t side[2];   /* interior region */
+    int64_t off_infer, off_train, off_grad;
+} lscc_ltensor;
+
+typedef struct lscc_lbuf {
+    int ir;            /* IR tensor holding the values, or -1 (derived) */
+    char *name;        /* ONNX name (or derived) */
+    const char *folded_bn;
+    int trainable;
+    int rank;
+    int64_t dims[4];
+    size_t count, offset;
+    double *vals;      /* values in double */
+} lscc_lbuf;
+
+typedef struct lscc_prog {
+    const lscc_plan *p;
+    int nt, nop, nbuf;
+    lscc_ltensor *t;
+    lscc_lop *op;
+    lscc_lbuf *buf;
+    int *tmap;         /* IR tensor -> lowered tensor or -1 */
+    int image, split, output;
+    size_t weights_count;
+    int64_t arena_infer, arena_train, scratch;
+} lscc_prog;
+
+/* Lowers p's model; on ops that lscc cannot run fails with one diagnostic
+ * listing every such node. */
+lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out, lscc_diag *d);
+void lscc_prog_free(lscc_prog *g);
+
+typedef struct lscc_emit_options {
+    const char *name;      /* model / prefix name */
+    const char *outdir;
+    int f64;               /* --precision f64 */
+    const char *cmdline;   /* for provenance */
+} lscc_emit_options;
+
+/* Writes <name>.h, <name>.c, <name>.weights, <name>_run.c, CMakeLists.txt. */
+lscc_status lscc_emit_c(const lscc_prog *g, const lscc_emit_options *o, lscc_diag *d);
+
+#endif

@@ -1,0 +1,133 @@
+/* Region views, Concat and Pad over tile regions (the data movement of the
+ * backbone). A tensor's buffer holds its region of the current tile,
+ * n x c x rows x cols; an op reads its inputs over its output's region. */
+#include <string.h>
+
+#include "rt_impl.h"
+
+void lscc_rt_add(int esize, size_t n, const void *src, void *dst) {
+    if (esize == 4) {
+        const float *s = src;
+        float *d = dst;
+        for (size_t i = 0; i < n; i++) d[i] += s[i];
+    } else {
+        const double *s = src;
+        double *d = dst;
+        for (size_t i = 0; i < n; i++) d[i] += s[i];
+    }
+}
+
+static int same_box(const lscc_rt *rt, int a, int b) {
+    return !memcmp(&rt->box[4 * a], &rt->box[4 * b], 4 * sizeof(int64_t));
+}
+
+/* Moves the part of `in` under out's region, channels [0, c), to or from a
+ * buffer shaped like out's region with ctot channels starting at c0. dir 0:
+ * in -> o (copy); dir 1: o -> in (accumulate). */
+static void move(lscc_rt *rt, int in, int out, void *ib, void *ob, int64_t c, int64_t ctot, int64_t c0, int dir) {
+    const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
+    size_t es = (size_t)rt->m->esize;
+    int64_t ih = bi[1] - bi[0], iw = bi[3] - bi[2], oh = bo[1] - bo[0], ow = bo[3] - bo[2];
+    for (int64_t n = 0; n < rt->n; n++)
+        for (int64_t k = 0; k < c; k++)
+            for (int64_t r = 0; r < oh; r++) {
+                char *s = (char *)ib + ((size_t)(((n * c + k) * ih + r + bo[0] - bi[0]) * iw + bo[2] - bi[2])) * es;
+                char *d = (char *)ob + ((size_t)(((n * ctot + c0 + k) * oh + r) * ow)) * es;
+                if (dir == 0) memcpy(d, s, (size_t)ow * es);
+                else lscc_rt_add(rt->m->esize, (size_t)ow, d, s);
+            }
+}
+
+void *lscc_rt_view(lscc_rt *rt, int in, int out, int slot) {
+    if (!rt->m->tensors[in].bb || !rt->m->tensors[out].bb || rt->box[4 * in] < 0 || same_box(rt, in, out))
+        return rt->b[in];
+    int64_t c = rt->m->tensors[in].c;
+    move(rt, in, out, rt->b[in], rt->scratch[slot], c, c, 0, 0);
+    return rt->scratch[slot];
+}
+
+void *lscc_rt_gview(lscc_rt *rt, int in, int out, int slot) {
+    if (!rt->g[in]) return NULL;
+    if (!rt->m->tensors[in].bb || !rt->m->tensors[out].bb || rt->box[4 * in] < 0 || same_box(rt, in, out))
+        return rt->g[in];
+    memset(rt->scratch[slot], 0, (size_t)rt->n * (size_t)rt->m->tensors[in].c * lscc_rt_hw(rt, out) *
+                                     (size_t)rt->m->esize);
+    return rt->scratch[slot];
+}
+
+void lscc_rt_gview_done(lscc_rt *rt, int in, int out, void *gv) {
+    if (!gv || gv == rt->g[in]) return;
+    int64_t c = rt->m->tensors[in].c;
+    move(rt, in, out, rt->g[in], gv, c, c, 0, 1);
+}
+
+void lscc_rt_concat_fwd(lscc_rt *rt, int in, int out, int64_t c0) {
+    move(rt, in, out, rt->b[in], rt->b[out], rt->m->tensors[in].c, rt->m->tensors[out].c, c0, 0);
+}
+
+void lscc_rt_concat_bwd(lscc_rt *rt, int in, int out, int64_t c0) {
+    if (rt->g[in]) move(rt, in, out, rt->g[in], rt->g[out], rt->m->tensors[in].c, rt->m->tensors[out].c, c0, 1);
+}
+
+/* out position (y, x) holds in (y - pt, x - pl) when that is inside in,
+ * else fill; both buffers hold their regions (in's covers what out reads). */
+void lscc_rt_pad_fwd(lscc_rt *rt, int in, int out, int64_t pt, int64_t pl, double fill) {
+    const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
+    int64_t c = rt->m->tensors[out].c, H = rt->dims[in * LSCC_RT_MAXRANK + 2], W = rt->dims[in * LSCC_RT_MAXRANK + 3];
+    int64_t ih = bi[0] < 0 ? 0 : bi[1] - bi[0], iw = bi[0] < 0 ? 0 : bi[3] - bi[2];
+    int64_t oh = bo[1] - bo[0], ow = bo[3] - bo[2];
+    for (int64_t p = 0; p < rt->n * c; p++)
+        for (int64_t r = 0; r < oh; r++)
+            for (int64_t q = 0; q < ow; q++) {
+                int64_t y = bo[0] + r - pt, x = bo[2] + q - pl;
+                int inside = y >= 0 && y < H && x >= 0 && x < W;
+                size_t o = (size_t)((p * oh + r) * ow + q), i = inside ? (size_t)((p * ih + y - bi[0]) * iw + x - bi[2]) : 0;
+                if (rt->m->esize == 4) ((float *)rt->b[out])[o] = inside ? ((float *)rt->b[in])[i] : (float)fill;
+                else ((double *)rt->b[out])[o] = inside ? ((double *)rt->b[in])[i] : fill;
+            }
+}
+
+void lscc_rt_pad_bwd(lscc_rt *rt, int in, int out, int64_t pt, int64_t pl) {
+    if (!rt->g[in] || rt->box[4 * in] < 0) return;
+    const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
+    int64_t c = rt->m->tensors[out].c, H = rt->dims[in * LSCC_RT_MAXRANK + 2], W = rt->dims[in * LSCC_RT_MAXRANK + 3];
+    int64_t ih = bi[1] - bi[0], iw = bi[3] - bi[2], oh = bo[1] - bo[0], ow = bo[3] - bo[2];
+    for (int64_t p = 0; p < rt->n * c; p++)
+        for (int64_t r = 0; r < oh; r++)
+            for (int64_t q = 0; q < ow; q++) {
+                int64_t y = bo[0] + r - pt, x = bo[2] + q - pl;
+                if (y < 0 || y >= H || x < 0 || x >= W) continue;
+                size_t o = (size_t)((p * oh + r) * ow + q), i = (size_t)((p * ih + y - bi[0]) * iw + x - bi[2]);
+                if (rt->m->esize == 4) ((float *)rt->g[in])[i] += ((float *)rt->g[out])[o];
+                else ((double *)rt->g[in])[i] += ((double *)rt->g[out])[o];
+            }
+}
+
+void lscc_rt_accumulate(const lscc_rt *rt, size_t n, const void *src, void *dst) {
+    lscc_rt_add(rt->m->esize, n, src, dst);
+}
+
+void lscc_rt_bcast(const lscc_rt *rt, int t, int ax, size_t *n, size_t *c, size_t *hw) {
+    size_t count = lscc_rt_count(rt, t);
+    if (ax < 0) {
+        *n = 1;
+        *c = 1;
+        *hw = count;
+        return;
+    }
+    const int64_t *d = &rt->dims[t * LSCC_RT_MAXRANK];
+    if (rt->m->tensors[t].bb && rt->box[4 * t] >= 0) {
+        *hw = ax == 1 ? lscc_rt_hw(rt, t) : 1; /* tile regions: N x C x rows x cols */
+    } else {
+        *hw = 1;
+        for (int i = ax + 1; i < rt->rank[t]; i++) *hw *= (size_t)d[i];
+    }
+    *c = (size_t)d[ax];
+    *n = count / (*c * *hw);
+}
+
+int lscc_rt_dim(double v, int64_t *out) {
+    if (!(v >= 1 && v <= 9007199254740992.0) || v != (double)(int64_t)v) return 0;
+    *out = (int64_t)v;
+    return 1;
+}

@@ -1,0 +1,395 @@
+/* The streaming engine: context set-up, the tile scheduler, exact regions per
+ * tile, and the forward / backward sweeps of DESIGN.md section 2. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lscc_rt.h"
+#include "rt_impl.h"
+
+int lscc_rt_fail(lscc_rt_error *e, int code, const char *fmt, ...) {
+    if (!e) return code;
+    e->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int64_t dim(const lscc_rt *rt, int t, int i) { return rt->dims[t * LSCC_RT_MAXRANK + i]; }
+
+size_t lscc_rt_numel(const lscc_rt *rt, int t) {
+    size_t n = 1;
+    for (int i = 0; i < rt->rank[t]; i++) n *= (size_t)dim(rt, t, i);
+    return n;
+}
+
+int lscc_rt_shape(const lscc_rt *rt, int t, int64_t *dims) {
+    if (!rt || t < 0 || t >= rt->m->ntensors) return -1;
+    for (int i = 0; i < rt->rank[t]; i++) dims[i] = dim(rt, t, i);
+    return rt->rank[t];
+}
+
+size_t lscc_rt_hw(const lscc_rt *rt, int t) {
+    const int64_t *b = &rt->box[4 * t];
+    return (size_t)((b[1] - b[0]) * (b[3] - b[2]));
+}
+
+size_t lscc_rt_count(const lscc_rt *rt, int t) {
+    if (!rt->m->tensors[t].bb || rt->box[4 * t] < 0) return lscc_rt_numel(rt, t);
+    return (size_t)rt->n * (size_t)rt->m->tensors[t].c * lscc_rt_hw(rt, t);
+}
+
+void *lscc_rt_buf(const lscc_rt *rt, int k) {
+    return (char *)rt->weights + rt->m->buffers[k].offset * (size_t)rt->m->esize;
+}
+
+void *lscc_rt_bufgrad(const lscc_rt *rt, int k) {
+    if (!rt->m->buffers[k].trainable) return NULL;
+    return (char *)rt->grads + rt->m->buffers[k].offset * (size_t)rt->m->esize;
+}
+
+/* ---- regions ---- */
+
+/* The exact region of every backbone tensor for the output box of the split
+ * tensor: the reverse walk of DESIGN.md section 2, clipped to each tensor,
+ * with the bounding box over consumers. Matches lscc_plan_regions. */
+static void regions(lscc_rt *rt, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+    const lscc_rt_model *m = rt->m;
+    int64_t *box = rt->box;
+    for (int i = 0; i < 4 * m->ntensors; i++) box[i] = -1;
+    int y = m->split;
+    box[4 * y] = y0;
+    box[4 * y + 1] = y1;
+    box[4 * y + 2] = x0;
+    box[4 * y + 3] = x1;
+    for (int r = m->nrules - 1; r >= 0; r--) {
+        const lscc_rt_rule *u = &m->rules[r];
+        const int64_t *ob = &box[4 * u->out];
+        if (ob[0] < 0) continue;
+        int64_t nb[4];
+        for (int a = 0; a < 2; a++) {
+            int64_t size = dim(rt, u->in, 2 + a);
+            int64_t lo = ob[2 * a] * u->s[a] - u->p0[a];
+            int64_t hi = (ob[2 * a + 1] - 1) * u->s[a] - u->p0[a] + u->d[a] * (u->k[a] - 1) + 1;
+            nb[2 * a] = lo < 0 ? 0 : lo;
+            nb[2 * a + 1] = hi > size ? size : hi;
+        }
+        if (nb[0] >= nb[1] || nb[2] >= nb[3]) continue; /* reads only padding */
+        int64_t *b = &box[4 * u->in];
+        if (b[0] < 0) {
+            memcpy(b, nb, sizeof nb);
+        } else {
+            if (nb[0] < b[0]) b[0] = nb[0];
+            if (nb[1] > b[1]) b[1] = nb[1];
+            if (nb[2] < b[2]) b[2] = nb[2];
+            if (nb[3] > b[3]) b[3] = nb[3];
+        }
+    }
+}
+
+void lscc_rt_win(const lscc_rt *rt, const lscc_rt_geo *g, int64_t oc, lscc_win2d *w) {
+    const int64_t *ib = &rt->box[4 * g->in], *ob = &rt->box[4 * g->out];
+    memset(w, 0, sizeof *w);
+    w->n = (int)rt->n;
+    w->c = (int)rt->m->tensors[g->in].c;
+    w->h = (int)(ib[1] - ib[0]);
+    w->w = (int)(ib[3] - ib[2]);
+    w->oc = (int)oc;
+    w->oh = (int)(ob[1] - ob[0]);
+    w->ow = (int)(ob[3] - ob[2]);
+    w->kh = g->kh;
+    w->kw = g->kw;
+    w->sh = g->sh;
+    w->sw = g->sw;
+    w->dh = g->dh;
+    w->dw = g->dw;
+    /* output row oy0 reads input row oy0 * s - p0: relative to the buffer
+       start; negative when the buffer holds rows this op does not read */
+    w->pt = (int)(ib[0] + g->p0h - ob[0] * g->sh);
+    w->pl = (int)(ib[2] + g->p0w - ob[2] * g->sw);
+    /* the padded extent ends at the true border only where the buffer does */
+    w->pb = ib[1] == dim(rt, g->in, 2) ? g->p1h : 0;
+    w->pr = ib[3] == dim(rt, g->in, 3) ? g->p1w : 0;
+    w->groups = g->groups;
+}
+
+/* ---- set-up ---- */
+
+static void *zalloc(size_t n, size_t es) { return calloc(n ? n : 1, es); }
+
+int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt, const char *weights_path) {
+    memset(rt, 0, sizeof *rt);
+    rt->m = m;
+    if (!opt || opt->batch < 1 || opt->height < 1 || opt->width < 1)
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: batch, height and width must be >= 1", m->name);
+    if (opt->batch > (1 << 20) || opt->height > ((int64_t)1 << 31) || opt->width > ((int64_t)1 << 31))
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_UNSUPPORTED, "%s: image %lld x %lld x %lld is beyond the supported "
+                            "size (batch <= 2^20, sides <= 2^31)", m->name, (long long)opt->batch,
+                            (long long)opt->height, (long long)opt->width);
+    rt->opt = *opt;
+    rt->n = opt->batch;
+    int nt = m->ntensors;
+    rt->dims = zalloc((size_t)nt * LSCC_RT_MAXRANK, sizeof *rt->dims);
+    rt->rank = zalloc((size_t)nt, sizeof *rt->rank);
+    rt->box = zalloc((size_t)nt * 4, sizeof *rt->box);
+    rt->b = zalloc((size_t)nt, sizeof *rt->b);
+    rt->g = zalloc((size_t)nt, sizeof *rt->g);
+    rt->head = zalloc((size_t)nt, sizeof *rt->head);
+    rt->head_g = zalloc((size_t)nt, sizeof *rt->head_g);
+    if (!rt->dims || !rt->rank || !rt->box || !rt->b || !rt->g || !rt->head || !rt->head_g)
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
+    if (m->sizes(opt->batch, opt->height, opt->width, rt->dims, rt->rank))
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_UNSUPPORTED, "%s: a %lld x %lld image does not fit this model (a "
+                            "tensor would be empty or the model was exported for another size)", m->name,
+                            (long long)opt->height, (long long)opt->width);
+    for (int t = 0; t < nt; t++)
+        for (int i = 0; i < rt->rank[t]; i++)
+            if (dim(rt, t, i) < 1)
+                return lscc_rt_fail(&rt->err, LSCC_RT_E_UNSUPPORTED, "%s: a %lld x %lld image is too small for this "
+                                    "model (tensor '%s' would be empty)", m->name, (long long)opt->height,
+                                    (long long)opt->width, m->tensors[t].name);
+    size_t es = (size_t)m->esize;
+    size_t arena = (size_t)(m->arena_train > m->arena_infer ? m->arena_train : m->arena_infer) * (size_t)rt->n;
+    rt->arena = zalloc(arena, es);
+    for (int s = 0; s < 4; s++) rt->scratch[s] = zalloc((size_t)m->scratch * (size_t)rt->n, es);
+    if (!rt->arena || !rt->scratch[0] || !rt->scratch[1] || !rt->scratch[2] || !rt->scratch[3])
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate the %.1f MB tile arena", m->name,
+                            (double)(arena + 4 * (size_t)m->scratch * (size_t)rt->n) * (double)es / 1e6);
+    for (int t = 0; t < nt; t++) {
+        if (m->tensors[t].bb && t != m->split) continue;
+        size_t n = lscc_rt_numel(rt, t);
+        if (t == m->split) {
+            rt->y = zalloc(n, es);
+            rt->dy = zalloc(n, es);
+            if (!rt->y || !rt->dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
+            continue;
+        }
+        rt->head[t] = zalloc(n, es);
+        rt->head_g[t] = zalloc(n, es);
+        if (!rt->head[t] || !rt->head_g[t]) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
+    }
+    int st = lscc_rt_load_weights(rt, weights_path);
+    if (st) return st;
+    if (m->esize == 4) rt->dnnl = lscc_rt_dnnl_create();
+    return LSCC_RT_OK;
+}
+
+void lscc_rt_free(lscc_rt *rt) {
+    if (!rt) return;
+    if (rt->head)
+        for (int t = 0; t < rt->m->ntensors; t++) {
+            free(rt->head[t]);
+            free(rt->head_g[t]);
+        }
+    free(rt->head);
+    free(rt->head_g);
+    free(rt->dims);
+    free(rt->rank);
+    free(rt->box);
+    free(rt->b);
+    free(rt->g);
+    free(rt->arena);
+    for (int s = 0; s < 4; s++) free(rt->scratch[s]);
+    free(rt->weights);
+    free(rt->grads);
+    free(rt->params);
+    free(rt->y);
+    free(rt->dy);
+    lscc_rt_dnnl_destroy(rt->dnnl);
+    memset(rt, 0, sizeof *rt);
+}
+
+void lscc_rt_zero_grad(lscc_rt *rt) {
+    if (rt && rt->grads) memset(rt->grads, 0, rt->m->weights_count * (size_t)rt->m->esize);
+}
+
+/* ---- the sweeps ---- */
+
+static int check_image(lscc_rt *rt, const lscc_image *x) {
+    if (!x || !x->read) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no image source", rt->m->name);
+    const int im = rt->m->image;
+    if (x->n != rt->n || x->c != dim(rt, im, 1) || x->h != dim(rt, im, 2) || x->w != dim(rt, im, 3))
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: the image is %lld x %lld x %lld x %lld; this context was "
+                            "created for %lld x %lld x %lld x %lld (N x C x H x W)", rt->m->name, (long long)x->n,
+                            (long long)x->c, (long long)x->h, (long long)x->w, (long long)rt->n,
+                            (long long)dim(rt, im, 1), (long long)dim(rt, im, 2), (long long)dim(rt, im, 3));
+    return 0;
+}
+
+static void point_buffers(lscc_rt *rt, int train) {
+    const lscc_rt_model *m = rt->m;
+    size_t es = (size_t)m->esize;
+    for (int t = 0; t < m->ntensors; t++) {
+        const lscc_rt_tensor *d = &m->tensors[t];
+        if (!d->bb) continue;
+        int64_t off = train ? d->off_train : d->off_infer;
+        rt->b[t] = off >= 0 ? (char *)rt->arena + (size_t)off * (size_t)rt->n * es : NULL;
+        rt->g[t] = train && d->grad && d->off_grad >= 0 ? (char *)rt->arena + (size_t)d->off_grad * (size_t)rt->n * es
+                                                         : NULL;
+    }
+}
+
+/* Copies rows/cols of box src_box (of a c-channel tensor) that lie in
+ * dst_box between buffers: full (whole-tensor) <-> tile region. */
+static void copy_box(const lscc_rt *rt, int64_t c, const int64_t *from_box, const void *from, const int64_t *to_box,
+                     void *to, const int64_t *part, int accumulate) {
+    size_t es = (size_t)rt->m->esize;
+    int64_t fh = from_box[1] - from_box[0], fw = from_box[3] - from_box[2];
+    int64_t th = to_box[1] - to_box[0], tw = to_box[3] - to_box[2];
+    int64_t len = part[3] - part[2];
+    for (int64_t p = 0; p < rt->n * c; p++)
+        for (int64_t r = part[0]; r < part[1]; r++) {
+            const char *s = (const char *)from + ((size_t)(p * fh + r - from_box[0]) * (size_t)fw +
+                                                  (size_t)(part[2] - from_box[2])) * es;
+            char *d = (char *)to + ((size_t)(p * th + r - to_box[0]) * (size_t)tw + (size_t)(part[2] - to_box[2])) * es;
+            if (!accumulate) memcpy(d, s, (size_t)len * es);
+            else lscc_rt_add(rt->m->esize, (size_t)len, s, d);
+        }
+}
+
+static int tiles(const lscc_rt *rt, int64_t *ny, int64_t *nx) {
+    int y = rt->m->split;
+    *ny = (dim(rt, y, 2) + rt->m->out_tile[0] - 1) / rt->m->out_tile[0];
+    *nx = (dim(rt, y, 3) + rt->m->out_tile[1] - 1) / rt->m->out_tile[1];
+    return 0;
+}
+
+static void tile_box(const lscc_rt *rt, int64_t i, int64_t j, int64_t *tb) {
+    int y = rt->m->split;
+    tb[0] = i * rt->m->out_tile[0];
+    tb[1] = tb[0] + rt->m->out_tile[0] < dim(rt, y, 2) ? tb[0] + rt->m->out_tile[0] : dim(rt, y, 2);
+    tb[2] = j * rt->m->out_tile[1];
+    tb[3] = tb[2] + rt->m->out_tile[1] < dim(rt, y, 3) ? tb[2] + rt->m->out_tile[1] : dim(rt, y, 3);
+}
+
+static int read_image(lscc_rt *rt, const lscc_image *x) {
+    const int im = rt->m->image;
+    const int64_t *b = &rt->box[4 * im];
+    if (b[0] < 0) return 0;
+    if (x->read(x, b[0], b[1], b[2], b[3], rt->m->esize == 4 ? LSCC_F32 : LSCC_F64, rt->b[im], &rt->err))
+        return rt->err.code ? rt->err.code : lscc_rt_fail(&rt->err, LSCC_RT_E_IO, "%s: reading the image failed",
+                                                          rt->m->name);
+    return 0;
+}
+
+static int progress(lscc_rt *rt, const char *phase, int64_t done, int64_t total) {
+    if (rt->opt.progress && rt->opt.progress(rt->opt.progress_user, phase, done, total))
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_CANCELLED, "%s: cancelled during %s at tile %lld of %lld",
+                            rt->m->name, phase, (long long)done, (long long)total);
+    return 0;
+}
+
+int lscc_rt_stream_forward(lscc_rt *rt, const lscc_image *x, void *y) {
+    int st = check_image(rt, x);
+    if (st) return st;
+    if (!y) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no output buffer", rt->m->name);
+    const int ys = rt->m->split;
+    int64_t ny, nx, full[4] = {0, dim(rt, ys, 2), 0, dim(rt, ys, 3)};
+    tiles(rt, &ny, &nx);
+    point_buffers(rt, 0);
+    for (int64_t i = 0; i < ny; i++)
+        for (int64_t j = 0; j < nx; j++) {
+            int64_t tb[4];
+            tile_box(rt, i, j, tb);
+            regions(rt, tb[0], tb[1], tb[2], tb[3]);
+            if ((st = read_image(rt, x)) || (st = rt->m->tile_forward(rt))) return st;
+            copy_box(rt, rt->m->tensors[ys].c, tb, rt->b[ys], full, y, tb, 0);
+            if ((st = progress(rt, "forward", i * nx + j + 1, ny * nx))) return st;
+        }
+    return 0;
+}
+
+int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, void *dx) {
+    int st = check_image(rt, x);
+    if (st) return st;
+    if (!dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no gradient given", rt->m->name);
+    const lscc_rt_model *m = rt->m;
+    const int ys = m->split, im = m->image;
+    size_t es = (size_t)m->esize;
+    int64_t ny, nx, full[4] = {0, dim(rt, ys, 2), 0, dim(rt, ys, 3)};
+    int64_t xfull[4] = {0, dim(rt, im, 2), 0, dim(rt, im, 3)};
+    tiles(rt, &ny, &nx);
+    point_buffers(rt, 1);
+    if (!dx) rt->g[im] = NULL; /* no input gradient: the first ops skip it */
+    if (dx) memset(dx, 0, lscc_rt_numel(rt, im) * es);
+    for (int64_t i = 0; i < ny; i++)
+        for (int64_t j = 0; j < nx; j++) {
+            int64_t tb[4];
+            tile_box(rt, i, j, tb);
+            regions(rt, tb[0], tb[1], tb[2], tb[3]);
+            /* recompute the tile's forward (gradient checkpointing) */
+            if ((st = read_image(rt, x)) || (st = m->tile_forward(rt))) return st;
+            /* seed with G[T]: the partial loss <G[T], Y[T]> */
+            copy_box(rt, m->tensors[ys].c, full, dy, tb, rt->g[ys], tb, 0);
+            if ((st = m->tile_backward(rt, dx != NULL))) return st;
+            if (dx && rt->box[4 * im] >= 0)
+                copy_box(rt, m->tensors[im].c, &rt->box[4 * im], rt->g[im], xfull, dx, &rt->box[4 * im], 1);
+            if ((st = progress(rt, "backward", i * nx + j + 1, ny * nx))) return st;
+        }
+    return 0;
+}
+
+void lscc_rt_gzero(lscc_rt *rt, int t) {
+    if (rt->g[t] && rt->box[4 * t] >= 0) memset(rt->g[t], 0, lscc_rt_count(rt, t) * (size_t)rt->m->esize);
+}
+
+static void point_head(lscc_rt *rt, const void *y, void *dy) {
+    for (int t = 0; t < rt->m->ntensors; t++) {
+        if (rt->m->tensors[t].bb) continue;
+        rt->b[t] = rt->head[t];
+        rt->g[t] = rt->head_g[t];
+        rt->box[4 * t] = -1;
+    }
+    rt->b[rt->m->split] = (void *)(uintptr_t)y;
+    rt->g[rt->m->split] = dy;
+    rt->box[4 * rt->m->split] = -1;
+}
+
+int lscc_rt_head_forward(lscc_rt *rt, const void *y, void *out) {
+    if (!y || !out) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
+    point_head(rt, y, NULL);
+    int st = rt->m->head_forward(rt);
+    if (st) return st;
+    if (rt->m->output != rt->m->split)
+        memcpy(out, rt->b[rt->m->output], lscc_rt_numel(rt, rt->m->output) * (size_t)rt->m->esize);
+    else if (out != y)
+        memcpy(out, y, lscc_rt_numel(rt, rt->m->output) * (size_t)rt->m->esize);
+    return 0;
+}
+
+int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy) {
+    if (!y || !dout || !dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
+    const lscc_rt_model *m = rt->m;
+    size_t es = (size_t)m->esize;
+    point_head(rt, y, dy);
+    memset(dy, 0, lscc_rt_numel(rt, m->split) * es);
+    if (m->output == m->split) {
+        memcpy(dy, dout, lscc_rt_numel(rt, m->split) * es);
+        return 0;
+    }
+    /* the head's activations are recomputed (they are small) */
+    int st = m->head_forward(rt);
+    if (st) return st;
+    for (int t = 0; t < m->ntensors; t++)
+        if (!m->tensors[t].bb) memset(rt->head_g[t], 0, lscc_rt_numel(rt, t) * es);
+    memcpy(rt->g[m->output], dout, lscc_rt_numel(rt, m->output) * es);
+    return m->head_backward(rt);
+}
+
+int lscc_rt_forward(lscc_rt *rt, const lscc_image *x, void *out) {
+    int st = lscc_rt_stream_forward(rt, x, rt->y);
+    if (st) return st;
+    rt->have_y = 1;
+    return lscc_rt_head_forward(rt, rt->y, out);
+}
+
+int lscc_rt_backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *dx) {
+    int st;
+    if (!rt->have_y && (st = lscc_rt_stream_forward(rt, x, rt->y))) return st;
+    rt->have_y = 1;
+    if ((st = lscc_rt_head_backward(rt, rt->y, dout, rt->dy))) return st;
+    return lscc_rt_stream_backward(rt, x, rt->dy, dx);
+}

@@ -1,0 +1,20 @@
+/* Private to the runtime: helpers shared by its files. */
+#ifndef LSCC_RT_IMPL_H
+#define LSCC_RT_IMPL_H
+
+#include "lscc_rt.h"
+
+/* dst[i] += src[i] for n elements of size esize (4: float, 8: double). */
+void lscc_rt_add(int esize, size_t n, const void *src, void *dst);
+/* Reads and checks the weights file; allocates values, gradients, params. */
+int lscc_rt_load_weights(lscc_rt *rt, const char *path);
+/* oneDNN context for float convolutions; NULL when unavailable. */
+void *lscc_rt_dnnl_create(void);
+void lscc_rt_dnnl_destroy(void *d);
+
+/* Weights file: magic, then version, element size, element count and the
+ * FNV-1a checksum of the data, all little-endian, then the data. */
+#define LSCC_WEIGHTS_MAGIC "LSCCWTS\n"
+#define LSCC_WEIGHTS_VERSION 1u
+
+#endif

@@ -1,0 +1,190 @@
+/* Equivalence suite (issue 3): for each model, lscc generates C, CMake
+ * builds it with -Wall -Wextra -Werror -pedantic, its runner streams the
+ * image tile by tile forward and backward, and every result is compared with
+ * PyTorch running the whole image in float64 (python/equiv_ref.py): the
+ * backbone output, the model output, the input gradient and the gradient of
+ * every parameter (matched by ONNX initializer name). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lscc_npy.h"
+#include "support.h"
+
+typedef struct eq_case {
+    const char *model;
+    const char *prec;   /* f32 | f64 */
+    int n, h, w, tile, seed;
+    const char *input;  /* float64 | float32 | uint8 */
+} eq_case;
+
+/* Tiles: from a whole-image tile (tile >= image) to dozens per image. */
+static const eq_case cases[] = {
+    {"syn_stride3_dil", "f64", 2, 517, 389, 120, 1, "float64"},
+    {"syn_stride3_dil", "f64", 1, 517, 389, 4096, 2, "float64"},
+    {"syn_stride3_dil", "f32", 2, 517, 389, 150, 3, "float32"},
+    {"syn_depthwise", "f64", 2, 517, 389, 60, 4, "float64"},
+    {"syn_pads", "f64", 2, 517, 389, 64, 5, "float64"},
+    {"syn_residual", "f64", 2, 517, 389, 48, 6, "float64"},
+    {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8"},
+    {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64"},
+    {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64"},
+    {"resnet18", "f64", 1, 517, 389, 256, 10, "float64"},
+    {"resnet18", "f32", 2, 517, 389, 300, 11, "float32"},
+    {"mobilenet_v2", "f64", 2, 517, 389, 300, 12, "float64"},
+    {"densenet121", "f64", 1, 517, 389, 400, 13, "float64"},
+    {"densenet121", "f32", 1, 517, 389, 4096, 14, "float32"},
+};
+
+static const char *tmp_root(void) {
+    static char dir[4096];
+    if (!dir[0]) {
+        const char *b = getenv("LSCC_TEST_WORK");
+        snprintf(dir, sizeof dir, "%s", b ? b : "/tmp/lscc_equiv");
+    }
+    return dir;
+}
+
+static void run_ok(char *const argv[], const char *what) {
+    char *out = NULL;
+    int rc = run_capture(argv, &out);
+    if (rc != 0) fprintf(stderr, "%s failed (%d):\n%s\n", what, rc, out ? out : "");
+    ck_assert_msg(rc == 0, "%s failed with %d", what, rc);
+    free(out);
+}
+
+static double compare(const char *got_path, const char *ref_path, double tol, const char *what) {
+    lscc_npy a, b;
+    char msg[512];
+    ck_assert_msg(lscc_npy_read_f64(got_path, &a, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_msg(lscc_npy_read_f64(ref_path, &b, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_msg(a.rank == b.rank, "%s: rank %d, PyTorch %d", what, a.rank, b.rank);
+    for (int i = 0; i < a.rank; i++)
+        ck_assert_msg(a.dims[i] == b.dims[i], "%s: dim %d is %lld, PyTorch %lld", what, i, (long long)a.dims[i],
+                      (long long)b.dims[i]);
+    double e = max_rel_err(a.data, b.data, a.count);
+    ck_assert_msg(e <= tol, "%s: max|a-b|/max|b| = %.3g > %.0e", what, e, tol);
+    lscc_npy_free(&a);
+    lscc_npy_free(&b);
+    return e;
+}
+
+/* The k -> ONNX name lines of the runner's params.json. */
+static int read_params(const char *path, char names[][512], int max) {
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no %s", path);
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        int k;
+        char *p = strstr(line, "\"name\": \"");
+        if (!p || sscanf(line, " \"%d\"", &k) != 1 || k != n || n >= max) continue;
+        p += 9;
+        size_t j = 0;
+        for (; *p && *p != '"' && j + 1 < 512; p++) {
+            if (*p == '\\' && p[1]) p++;
+            names[n][j++] = *p;
+        }
+        names[n][j] = 0;
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Names of the reference parameters lscc must give gradients for (kind
+ * "other"; frozen BatchNorm affine parameters are "bn"), from equiv_ref.py's
+ * params.json (json.dump with indent=1: ' "name": {' then '  "kind": ...'). */
+static int read_ref_params(const char *path, char names[][512], int max) {
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no %s", path);
+    char line[2048], cur[512] = "";
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < max) {
+        size_t len = strlen(line);
+        if (len > 5 && !strncmp(line, " \"", 2) && !strcmp(line + len - 4, "\": {\n") ) {
+            size_t j = 0;
+            for (const char *p = line + 2; p < line + len - 4 && j + 1 < sizeof cur; p++) {
+                if (*p == '\\' && p + 1 < line + len - 4) p++;
+                cur[j++] = *p;
+            }
+            cur[j] = 0;
+        } else if (strstr(line, "\"kind\": \"other\"") && cur[0]) {
+            snprintf(names[n++], 512, "%s", cur);
+            cur[0] = 0;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static char pnames[2048][512], rnames[2048][512];
+
+START_TEST(equivalence) {
+    const eq_case *c = &cases[_i];
+    const char *py = env_or_skip("LSCC_PYTHON"), *dir = env_or_skip("LSCC_TEST_PY"), *lscc = env_or_skip("LSCC_BIN");
+    char work[4096], script[4200], nb[16], hb[16], wb[16], sb[16], tb[16], gen[4300], build[4400], runner[4600],
+        outd[4400], onnx[4400], x[4400], g[4400], tag[256];
+    snprintf(tag, sizeof tag, "%s_%s_n%d_%dx%d_t%d", c->model, c->prec, c->n, c->h, c->w, c->tile);
+    snprintf(work, sizeof work, "%s/%s", tmp_root(), tag);
+    snprintf(script, sizeof script, "%s/equiv_ref.py", dir);
+    snprintf(nb, sizeof nb, "%d", c->n);
+    snprintf(hb, sizeof hb, "%d", c->h);
+    snprintf(wb, sizeof wb, "%d", c->w);
+    snprintf(sb, sizeof sb, "%d", c->seed);
+    snprintf(tb, sizeof tb, "%d", c->tile);
+    char *ref_argv[] = {(char *)py, script, (char *)c->model, work, "--batch", nb, "--height", hb, "--width", wb,
+                        "--seed", sb, "--input-dtype", (char *)c->input, NULL};
+    run_ok(ref_argv, "equiv_ref.py (PyTorch reference)");
+    snprintf(onnx, sizeof onnx, "%s/model.onnx", work);
+    snprintf(gen, sizeof gen, "%s/gen", work);
+    char *lscc_argv[] = {(char *)lscc, onnx, "--tile", tb, "-o", gen, "--precision", (char *)c->prec, "--name", "net", NULL};
+    run_ok(lscc_argv, "lscc");
+    snprintf(build, sizeof build, "%s/build", gen);
+    char *cfg_argv[] = {"cmake", "-S", gen, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+                        "-DCMAKE_C_FLAGS=-Wall -Wextra -Werror -pedantic", NULL};
+    run_ok(cfg_argv, "cmake configure of the generated code");
+    char *bld_argv[] = {"cmake", "--build", build, NULL};
+    run_ok(bld_argv, "build of the generated code (-Wall -Wextra -Werror -pedantic)");
+    snprintf(runner, sizeof runner, "%s/net_run", build);
+    snprintf(x, sizeof x, "%s/x.npy", work);
+    snprintf(g, sizeof g, "%s/g.npy", work);
+    snprintf(outd, sizeof outd, "%s/out", work);
+    char *run_argv[] = {runner, "--input", x, "--grad-output", g, "--out", outd, NULL};
+    run_ok(run_argv, "net_run");
+
+    double tol = !strcmp(c->prec, "f64") ? 1e-10 : 1e-4, worst = 0, e;
+    char a[4600], b[4600];
+    const char *files[] = {"backbone.npy", "output.npy", "input_grad.npy"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(a, sizeof a, "%s/%s", outd, files[k]);
+        snprintf(b, sizeof b, "%s/ref/%s", work, files[k]);
+        e = compare(a, b, tol, files[k]);
+        if (e > worst) worst = e;
+    }
+    snprintf(a, sizeof a, "%s/params.json", outd);
+    int np = read_params(a, pnames, 2048);
+    snprintf(b, sizeof b, "%s/ref/params.json", work);
+    int nr = read_ref_params(b, rnames, 2048);
+    ck_assert_msg(np >= nr && nr > 0, "lscc reports %d parameters, PyTorch has %d trainable ones", np, nr);
+    for (int r = 0; r < nr; r++) {
+        int k = 0;
+        while (k < np && strcmp(pnames[k], rnames[r])) k++;
+        ck_assert_msg(k < np, "no gradient for parameter '%s'", rnames[r]);
+        snprintf(a, sizeof a, "%s/grad/%d.npy", outd, k);
+        snprintf(b, sizeof b, "%s/ref/grad/%s.npy", work, rnames[r]);
+        e = compare(a, b, tol, rnames[r]);
+        if (e > worst) worst = e;
+    }
+    printf("%-48s %3d parameter gradients, worst max|a-b|/max|b| = %.2e (bound %.0e)\n", tag, nr, worst, tol);
+    fflush(stdout);
+}
+END_TEST
+
+static void add(TCase *tc) {
+    const char *only = getenv("LSCC_EQUIV_ONLY");
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
+        if (!only || strstr(cases[i].model, only)) tcase_add_loop_test(tc, equivalence, i, i + 1);
+}
+
+int main(void) { return run_suite("equivalence", add, 3000); }
