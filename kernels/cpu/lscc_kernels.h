@@ -230,4 +230,106 @@ void lscc_layernorm2d_bwd_f32(size_t n, size_t c, size_t hw, float eps, const fl
 void lscc_layernorm2d_bwd_f64(size_t n, size_t c, size_t hw, double eps, const double *x, const double *gamma,
                               const double *dy, double *dx, double *dgamma, double *dbeta);
 
+/* ---- Head and layout ops ----
+ * The ops after the backbone (the head works on whole tensors, not tiles) and
+ * the copies that Concat, channel slices and Pad need on tile regions. Same
+ * rules as above: forward overwrites its output, backward ACCUMULATES (+=)
+ * into every gradient, gradient pointers documented as optional may be NULL,
+ * and no buffers overlap unless said. Reductions (means, dot products, dC)
+ * are summed in double in both types, so the float kernels lose nothing to
+ * long sums over a whole image or a wide Gemm. */
+
+/* Global average pool (global_avgpool.c; GlobalAveragePool, ReduceMean over H
+ * and W): y[m] = mean of x[m * hw .. (m + 1) * hw) for m < nc, where nc is
+ * batch x channels and hw >= 1 the pixels. Backward: dx += dy[m] / hw over
+ * each pixel of m. */
+void lscc_global_avgpool_fwd_f32(size_t nc, size_t hw, const float *x, float *y);
+void lscc_global_avgpool_fwd_f64(size_t nc, size_t hw, const double *x, double *y);
+void lscc_global_avgpool_bwd_f32(size_t nc, size_t hw, const float *dy, float *dx);
+void lscc_global_avgpool_bwd_f64(size_t nc, size_t hw, const double *dy, double *dx);
+
+/* ONNX Gemm (gemm.c): Y = alpha * A' B' + beta * C, Y m x n, row-major.
+ * A' = A (stored m x k) or, with trans_a, A^T (A stored k x m); B' = B (k x n)
+ * or, with trans_b, B^T (B stored n x k): transposes are read in place, never
+ * copied. C is optional (NULL: Y = alpha * A' B'); it is cm x cn with cm 1 or
+ * m and cn 1 or n, broadcast over the dimension that is 1: a scalar is 1 x 1,
+ * ONNX's [n] is 1 x n, and [m, 1], [1, n], [m, n] are themselves. */
+typedef struct lscc_gemm {
+    size_t m, n, k;
+    int trans_a, trans_b;
+    size_t cm, cn;
+    double alpha, beta; /* used in the kernel's type */
+} lscc_gemm;
+
+void lscc_gemm_fwd_f32(const lscc_gemm *g, const float *a, const float *b, const float *c, float *y);
+void lscc_gemm_fwd_f64(const lscc_gemm *g, const double *a, const double *b, const double *c, double *y);
+
+/* da += dL/dA, db += dL/dB (in A's and B's own stored layout, transposes
+ * included), dc += dL/dC = beta * dy summed over the rows and columns C was
+ * broadcast over (cm x cn). Each of da, db, dc may be NULL (not wanted). The
+ * forward output is not needed: backward takes the forward inputs a and b. */
+void lscc_gemm_bwd_f32(const lscc_gemm *g, const float *a, const float *b, const float *dy, float *da, float *db,
+                       float *dc);
+void lscc_gemm_bwd_f64(const lscc_gemm *g, const double *a, const double *b, const double *dy, double *da,
+                       double *db, double *dc);
+
+/* MatMul (matmul.c): y[t] = a[t] b[t] for t < batch, a[t] m x k, b[t] k x n,
+ * y[t] m x n, all contiguous (batch = 1: the 2-D MatMul). A batched left
+ * operand against one shared right one ([batch, m, k] x [k, n]) is the 2-D
+ * product (batch * m) x k times k x n: call it that way. Backward: da +=
+ * dy b^T, db += a^T dy per batch item; da or db may be NULL. */
+void lscc_matmul_fwd_f32(size_t batch, size_t m, size_t k, size_t n, const float *a, const float *b, float *y);
+void lscc_matmul_fwd_f64(size_t batch, size_t m, size_t k, size_t n, const double *a, const double *b, double *y);
+void lscc_matmul_bwd_f32(size_t batch, size_t m, size_t k, size_t n, const float *a, const float *b, const float *dy,
+                         float *da, float *db);
+void lscc_matmul_bwd_f64(size_t batch, size_t m, size_t k, size_t n, const double *a, const double *b,
+                         const double *dy, double *da, double *db);
+
+/* Softmax over the last axis (softmax.c): x is outer rows of len contiguous
+ * elements (ONNX Softmax with axis = last; opset < 13's flattening is the same
+ * call with len = the product of the trailing dims). y = exp(x - max) / sum,
+ * the row maximum subtracted first so that large inputs do not overflow; y
+ * may be x (in place). Backward takes the forward INPUT x like the pointwise
+ * kernels and recomputes y (nothing saved): dx += y * (dy - sum(dy * y)). */
+void lscc_softmax_fwd_f32(size_t outer, size_t len, const float *x, float *y);
+void lscc_softmax_fwd_f64(size_t outer, size_t len, const double *x, double *y);
+void lscc_softmax_bwd_f32(size_t outer, size_t len, const float *x, const float *dy, float *dx);
+void lscc_softmax_bwd_f64(size_t outer, size_t len, const double *x, const double *dy, double *dx);
+
+/* Copy of a block between NCHW buffers (copy_region.c), for Concat along
+ * channels (each input written into its channel range of the output), channel
+ * slices (Split, Slice), and cutting a tile's region out of a larger one: the
+ * block is n x c x dst_h x dst_w. It is read from channels [src_c0, src_c0 +
+ * c) of src (n x src_c x src_h x src_w) at rows [src_y0, src_y0 + dst_h) and
+ * columns [src_x0, src_x0 + dst_w), which must lie inside src; it is written
+ * to channels [dst_c0, dst_c0 + c) of dst (n x dst_c x dst_h x dst_w), whose
+ * other channels are left as they are. Backward of the copy: dsrc += the
+ * block of ddst, into the same place of dsrc; the rest of dsrc is untouched. */
+typedef struct lscc_region_copy {
+    size_t n, c;
+    size_t src_c, src_c0, src_h, src_w, src_y0, src_x0;
+    size_t dst_c, dst_c0, dst_h, dst_w;
+} lscc_region_copy;
+
+void lscc_copy_region_f32(const lscc_region_copy *r, const float *src, float *dst);
+void lscc_copy_region_f64(const lscc_region_copy *r, const double *src, double *dst);
+void lscc_copy_region_acc_f32(const lscc_region_copy *r, const float *ddst, float *dsrc);
+void lscc_copy_region_acc_f64(const lscc_region_copy *r, const double *ddst, double *dsrc);
+
+/* Constant Pad of H and W (pad2d.c): x (n x c x h x w) sits at rows [pt, pt +
+ * h) and columns [pl, pl + w) of y (n x c x oh x ow, pt + h <= oh, pl + w <=
+ * ow); every other position of y is fill. On a tile, x is the part of the
+ * input inside the tile's output region and pt, pl the padding rows and
+ * columns the region starts with (0 away from the border). Negative pads
+ * (crops) are copies: lscc_copy_region. Backward: dx += the inner part of dy
+ * (the fill is a constant, it has no gradient). */
+typedef struct lscc_pad2d {
+    size_t n, c, h, w, oh, ow, pt, pl;
+} lscc_pad2d;
+
+void lscc_pad2d_fwd_f32(const lscc_pad2d *p, float fill, const float *x, float *y);
+void lscc_pad2d_fwd_f64(const lscc_pad2d *p, double fill, const double *x, double *y);
+void lscc_pad2d_bwd_f32(const lscc_pad2d *p, const float *dy, float *dx);
+void lscc_pad2d_bwd_f64(const lscc_pad2d *p, const double *dy, double *dx);
+
 #endif
