@@ -14,7 +14,7 @@ void lscc_rt_dnnl_destroy(void *d) { lscc_dnnl_destroy(d); }
 #else
 void *lscc_rt_dnnl_create(void) { return NULL; }
 void lscc_rt_dnnl_destroy(void *d) { (void)d; }
-#define DNNL(call) 0
+#define DNNL(call) ((void)rt, 0)
 #endif
 
 void lscc_rt_conv2d_fwd_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, const float *w, const float *b, float *y) {

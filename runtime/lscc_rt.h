@@ -103,8 +103,8 @@ typedef struct lscc_rt_tensor {
     int grad;            /* has a gradient buffer in backward */
     int64_t c;           /* channels (backbone) */
     int64_t side[2];     /* interior-tile region rows, cols (backbone) */
-    int64_t off_infer;   /* arena offsets, elements per batch item (backbone) */
-    int64_t off_train, off_grad;
+    int64_t live[2];     /* forward lifetime: producer op .. last reader */
+    int64_t glive[2];    /* gradient lifetime, in backward order */
 } lscc_rt_tensor;
 
 /* One input window of one backbone op, for the region walk: the op writes
@@ -142,8 +142,6 @@ typedef struct lscc_rt_model {
     const lscc_rt_buffer *buffers;
     size_t weights_count;
     uint64_t weights_checksum;
-    int64_t arena_infer, arena_train; /* elements per batch item */
-    int64_t scratch;                  /* elements per batch item of one scratch slot */
     int64_t out_tile[2];              /* output tile at the split tensor */
     /* Full dims of every tensor for a batch and image size: dims[t * 8 + i];
      * rank[t]. Returns nonzero when the size does not fit the model. */
@@ -165,6 +163,8 @@ struct lscc_rt {
     int64_t *box;            /* current tile: [ntensors * 4] y0, y1, x0, x1; -1 = not in this tile */
     void **b, **g;           /* per tensor: data and gradient (tile region or whole head tensor) */
     void *arena;
+    int64_t *off;            /* per tensor: inference, training, gradient offsets (elements) */
+    size_t arena_bytes;
     void *scratch[4];
     void *weights;           /* all buffers, in the weights-file layout */
     void *grads;             /* gradients of trainable buffers, same layout */

@@ -152,12 +152,8 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
                                     "model (tensor '%s' would be empty)", m->name, (long long)opt->height,
                                     (long long)opt->width, m->tensors[t].name);
     size_t es = (size_t)m->esize;
-    size_t arena = (size_t)(m->arena_train > m->arena_infer ? m->arena_train : m->arena_infer) * (size_t)rt->n;
-    rt->arena = zalloc(arena, es);
-    for (int s = 0; s < 4; s++) rt->scratch[s] = zalloc((size_t)m->scratch * (size_t)rt->n, es);
-    if (!rt->arena || !rt->scratch[0] || !rt->scratch[1] || !rt->scratch[2] || !rt->scratch[3])
-        return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate the %.1f MB tile arena", m->name,
-                            (double)(arena + 4 * (size_t)m->scratch * (size_t)rt->n) * (double)es / 1e6);
+    int ast = lscc_rt_arena(rt);
+    if (ast) return ast;
     for (int t = 0; t < nt; t++) {
         if (m->tensors[t].bb && t != m->split) continue;
         size_t n = lscc_rt_numel(rt, t);
@@ -192,6 +188,7 @@ void lscc_rt_free(lscc_rt *rt) {
     free(rt->b);
     free(rt->g);
     free(rt->arena);
+    free(rt->off);
     for (int s = 0; s < 4; s++) free(rt->scratch[s]);
     free(rt->weights);
     free(rt->grads);
@@ -225,10 +222,9 @@ static void point_buffers(lscc_rt *rt, int train) {
     for (int t = 0; t < m->ntensors; t++) {
         const lscc_rt_tensor *d = &m->tensors[t];
         if (!d->bb) continue;
-        int64_t off = train ? d->off_train : d->off_infer;
+        int64_t off = rt->off[3 * t + (train ? 1 : 0)], goff = rt->off[3 * t + 2];
         rt->b[t] = off >= 0 ? (char *)rt->arena + (size_t)off * (size_t)rt->n * es : NULL;
-        rt->g[t] = train && d->grad && d->off_grad >= 0 ? (char *)rt->arena + (size_t)d->off_grad * (size_t)rt->n * es
-                                                         : NULL;
+        rt->g[t] = train && d->grad && goff >= 0 ? (char *)rt->arena + (size_t)goff * (size_t)rt->n * es : NULL;
     }
 }
 

@@ -8,6 +8,8 @@
 void lscc_rt_add(int esize, size_t n, const void *src, void *dst);
 /* Reads and checks the weights file; allocates values, gradients, params. */
 int lscc_rt_load_weights(lscc_rt *rt, const char *path);
+/* Lays out and allocates the tile arena and scratch for rt's image size. */
+int lscc_rt_arena(lscc_rt *rt);
 /* oneDNN context for float convolutions; NULL when unavailable. */
 void *lscc_rt_dnnl_create(void);
 void lscc_rt_dnnl_destroy(void *d);

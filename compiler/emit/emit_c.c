@@ -398,9 +398,9 @@ static void emit_tables(em *e) {
         const lscc_ltensor *lt = &g->t[t];
         out(e, "    {");
         lscc_c_string(e->f, ir->tensors[lt->ir].name);
-        out(e, ", %d, %d, %lld, {%lld, %lld}, %lld, %lld, %lld},\n", lt->bb, lt->grad, (long long)lt->c,
-            (long long)lt->side[0], (long long)lt->side[1], (long long)lt->off_infer, (long long)lt->off_train,
-            (long long)lt->off_grad);
+        out(e, ", %d, %d, %lld, {%lld, %lld}, {%lld, %lld}, {%lld, %lld}},\n", lt->bb, lt->grad, (long long)lt->c,
+            (long long)lt->side[0], (long long)lt->side[1], (long long)lt->live[0], (long long)lt->live[1],
+            (long long)lt->glive[0], (long long)lt->glive[1]);
     }
     out(e, "};\n\n");
     int nr = 0, ng = 0;
@@ -565,8 +565,7 @@ static lscc_status write_source(em *e, lscc_diag *d) {
             for (int k = 0; k < g->op[i].nin; k++) nr += g->t[g->op[i].in[k]].bb;
     out(e, "    %s_tensors, %d, %s_rules, %d, %s_buffers, %zu, 0x%016llxull,\n", P, nr, P, g->nbuf, P, g->weights_count,
         (unsigned long long)e->weights_sum);
-    out(e, "    %lld, %lld, %lld, {%lld, %lld},\n", (long long)g->arena_infer, (long long)g->arena_train,
-        (long long)g->scratch, (long long)g->p->out_tile[0], (long long)g->p->out_tile[1]);
+    out(e, "    {%lld, %lld},\n", (long long)g->p->out_tile[0], (long long)g->p->out_tile[1]);
     out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd};\n\n", P, P, P, P, P);
     /* the API: thin wrappers over the runtime */
     out(e, "const lscc_rt_model *%s_model(void) { return &%s_desc; }\n\n", P, P);

@@ -43,7 +43,6 @@ static int ltensor(lower *L, int ir, int bb) {
     memset(t, 0, sizeof *t);
     t->ir = ir;
     t->bb = bb;
-    t->off_infer = t->off_train = t->off_grad = -1;
     const lscc_tensor *it = &L->ir->tensors[ir];
     t->c = it->rank >= 2 ? cdim(L->ir, it, 1) : 1;
     if (bb)
@@ -423,89 +422,28 @@ static int lower_node(lower *L, int i) {
     return 0;
 }
 
-/* ---- arena ---- */
+/* ---- lifetimes: the runtime lays the tile arena out from them ---- */
 
-typedef struct span {
-    int64_t start, end, size, off;
-} span;
-
-/* First fit: each span gets the lowest offset not overlapping a placed span
- * whose lifetime meets its own; returns the arena size. */
-static int64_t place(span *s, int n, int64_t base) {
-    int64_t top = base;
-    for (int i = 0; i < n; i++) {
-        if (s[i].size <= 0) continue;
-        int64_t off = base;
-        for (int moved = 1; moved;) {
-            moved = 0;
-            for (int j = 0; j < i; j++) {
-                if (s[j].size <= 0 || s[j].end < s[i].start || s[i].end < s[j].start) continue;
-                if (off < s[j].off + s[j].size && s[j].off < off + s[i].size) {
-                    off = s[j].off + s[j].size;
-                    moved = 1;
-                }
-            }
-        }
-        s[i].off = off;
-        if (off + s[i].size > top) top = off + s[i].size;
-    }
-    return top;
-}
-
-static int plan_arena(lscc_prog *g) {
+static int plan_lifetimes(lscc_prog *g) {
     int nt = g->nt, nop = g->nop;
-    span *s = calloc((size_t)nt, sizeof *s);
-    int64_t *first = malloc(sizeof(int64_t) * (size_t)nt), *last = malloc(sizeof(int64_t) * (size_t)nt);
-    if (!s || !first || !last) {
-        free(s);
-        free(first);
-        free(last);
-        return -1;
-    }
-    for (int t = 0; t < nt; t++) {
-        first[t] = -1; /* producer op (image: -1) */
-        last[t] = -1;  /* last reading op */
-    }
+    for (int t = 0; t < nt; t++) g->t[t].live[0] = g->t[t].live[1] = -1;
     for (int i = 0; i < nop; i++) {
         const lscc_lop *o = &g->op[i];
         if (!o->bb) continue;
-        first[o->out] = i;
+        g->t[o->out].live[0] = i;
         for (int k = 0; k < o->nin; k++)
-            if (g->t[o->in[k]].bb) last[o->in[k]] = i;
+            if (g->t[o->in[k]].bb) g->t[o->in[k]].live[1] = i;
     }
-    int64_t sz_max = 0;
     for (int t = 0; t < nt; t++) {
-        const lscc_ltensor *lt = &g->t[t];
-        s[t].size = lt->bb ? lt->c * lt->side[0] * lt->side[1] : 0;
-        if (s[t].size > sz_max) sz_max = s[t].size;
-        s[t].start = first[t];
-        s[t].end = t == g->split ? nop : last[t] > first[t] ? last[t] : first[t];
+        lscc_ltensor *lt = &g->t[t];
+        int64_t first = lt->live[0], last = lt->live[1];
+        if (t == g->split) lt->live[1] = nop;           /* read after the tile: stitched */
+        else if (lt->live[1] < lt->live[0]) lt->live[1] = lt->live[0]; /* written, never read */
+        /* gradient: from its last reader's backward to its producer's */
+        lt->glive[0] = t == g->split ? -1 : nop - 1 - last;
+        lt->glive[1] = nop - 1 - first;
+        if (lt->glive[1] < lt->glive[0]) lt->glive[1] = lt->glive[0];
     }
-    g->scratch = sz_max;
-    /* inference: reuse by liveness, in order of first use */
-    g->arena_infer = place(s, nt, 0);
-    for (int t = 0; t < nt; t++) g->t[t].off_infer = g->t[t].bb ? s[t].off : -1;
-    /* training: every activation kept for the backward sweep */
-    int64_t off = 0;
-    for (int t = 0; t < nt; t++) {
-        g->t[t].off_train = g->t[t].bb ? off : -1;
-        off += s[t].size;
-    }
-    /* gradients, in reverse time: from the last reader's backward to the
-       producer's backward */
-    for (int t = 0; t < nt; t++) {
-        const lscc_ltensor *lt = &g->t[t];
-        s[t].size = lt->bb && lt->grad ? lt->c * lt->side[0] * lt->side[1] : 0;
-        s[t].start = t == g->split ? -1 : nop - 1 - last[t];
-        s[t].end = nop - 1 - first[t];
-        if (s[t].end < s[t].start) s[t].end = s[t].start;
-        s[t].off = 0;
-    }
-    g->arena_train = place(s, nt, off);
-    for (int t = 0; t < nt; t++) g->t[t].off_grad = s[t].size > 0 ? s[t].off : -1;
-    free(s);
-    free(first);
-    free(last);
     return 0;
 }
 
@@ -575,7 +513,7 @@ lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out,
             off += g->buf[k].count;
         }
         g->weights_count = off;
-        if (plan_arena(g)) st = lscc_error(d, LSCC_E_NOMEM, "out of memory");
+        plan_lifetimes(g);
     }
     free(L.bufmap);
     if (st) {

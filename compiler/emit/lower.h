@@ -40,7 +40,8 @@ typedef struct lscc_ltensor {
     int grad;          /* needs a gradient */
     int64_t c;         /* channels */
     int64_t side[2];   /* interior region */
-    int64_t off_infer, off_train, off_grad;
+    int64_t live[2];   /* forward: producer op .. last reader (image: -1) */
+    int64_t glive[2];  /* gradient, in backward order: first writer .. producer */
 } lscc_ltensor;
 
 typedef struct lscc_lbuf {
@@ -63,7 +64,6 @@ typedef struct lscc_prog {
     int *tmap;         /* IR tensor -> lowered tensor or -1 */
     int image, split, output;
     size_t weights_count;
-    int64_t arena_infer, arena_train, scratch;
 } lscc_prog;
 
 /* Lowers p's model; on ops that lscc cannot run fails with one diagnostic
