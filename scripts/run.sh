@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
-# The main job: export ResNet-50 from torchvision (random weights, dynamic
-# N/H/W), compile its streaming plan for a 65536 x 65536 image with 2048-pixel
-# tiles, and print the plan with the time and memory lscc took.
+# The main job: one training step of ResNet-18 (torchvision, random weights)
+# on a synthetic 8192 x 8192 RGB image -- which PyTorch cannot train on this
+# 24 GiB machine -- through the C code lscc generates for it.
+#   1. export resnet18 to ONNX (dynamic N/H/W),
+#   2. lscc compiles it for 1536-pixel training tiles and prints the plan,
+#   3. CMake builds examples/train_resnet18 against the generated code,
+#   4. the example streams forward, computes the loss, streams backward
+#      (recomputing each tile) and takes an SGD step, printing time and memory.
+# Usage: scripts/run.sh [SIZE] [TILE]   (defaults 8192 1536)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh"
+size="${1:-8192}"
+tile="${2:-1536}"
 build="$root/build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLSCC_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 models="$build/models"
-/usr/bin/python3 "$root/tests/python/export_models.py" "$models" resnet50
-image="${1:-65536x65536}"
+/usr/bin/python3 "$root/tests/python/export_models.py" "$models" resnet18 >/dev/null
+gen="$build/resnet18_gen"
+echo "== lscc $models/resnet18.onnx --tile $tile --image ${size}x${size} --name resnet18 -o $gen --explain"
+"$build/compiler/lscc" "$models/resnet18.onnx" --tile "$tile" --image "${size}x${size}" --name resnet18 -o "$gen" \
+  --explain
+cmake -S "$root/examples/train_resnet18" -B "$build/train_resnet18" -DCMAKE_BUILD_TYPE=Release \
+  -DLSCC_GEN_DIR="$gen" >/dev/null
+cmake --build "$build/train_resnet18" -j"$(nproc)" >/dev/null
 echo
-echo "== lscc $models/resnet50.onnx --tile 2048 --image $image --explain"
-/usr/bin/time -f "== lscc took %e s wall, peak memory %M KB" \
-  "$build/compiler/lscc" "$models/resnet50.onnx" --tile 2048 --image "$image" --explain -o "$build/resnet50_plan"
+echo "== train_resnet18 --size $size (one training step)"
+OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}" /usr/bin/time -f "== wall %e s, peak memory %M KB" \
+  "$build/train_resnet18/train_resnet18" --size "$size"

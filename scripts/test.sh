@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds with warnings as errors
 # under AddressSanitizer + UndefinedBehaviorSanitizer, runs every CTest test,
-# then fuzzes the front end for 60 s (scripts/fuzz.sh).
+# runs generated code under valgrind (scripts/valgrind.sh), then fuzzes the
+# front end for 60 s (scripts/fuzz.sh).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh"
@@ -11,6 +12,10 @@ cmake --build "$build" -j"$(nproc)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 cd "$build"
 ctest --output-on-failure -j"$(nproc)" "$@" 2>&1 | tee ctest.log
+# generated code under valgrind, in an uninstrumented build (LSCC_VALGRIND=0 skips it)
+if [ "${LSCC_VALGRIND:-1}" != 0 ]; then
+  bash "$root/scripts/valgrind.sh"
+fi
 # and a bounded fuzzing run of the front end (LSCC_FUZZ_SECONDS=0 skips it)
 if [ "${LSCC_FUZZ_SECONDS:-60}" != 0 ]; then
   LSCC_FUZZ_SEEDS="$build/tests/models" bash "$root/scripts/fuzz.sh"
