@@ -241,20 +241,6 @@ void lscc_rt_accumulate(const lscc_rt *rt, size_t n, const void *src, void *dst)
 /* A symbolic size evaluated by generated code: 1 and stores it when it is a
  * whole number >= 1 that fits, else 0. */
 int lscc_rt_dim(double v, int64_t *out);
-/* Head ops (head_ops.c): global average pool of nc planes of hw; Gemm with a
- * constant right operand ([K, N], or [N, K] when transb) and C (cn = 0: none,
- * 1: scalar, N: a row); Softmax over rows (backward recomputes it in tmp). */
-#define LSCC_RT_HEAD_OPS(T, S)                                                                                        \
-    void lscc_rt_gap_fwd_##S(size_t nc, size_t hw, const T *x, T *y);                                                 \
-    void lscc_rt_gap_bwd_##S(size_t nc, size_t hw, const T *dy, T *dx);                                               \
-    void lscc_rt_gemm_fwd_##S(size_t M, size_t K, size_t N, int transb, T alpha, const T *a, const T *w, T beta,      \
-                              const T *c, size_t cn, T *y);                                                           \
-    void lscc_rt_gemm_bwd_##S(size_t M, size_t K, size_t N, int transb, T alpha, const T *a, const T *w, T beta,      \
-                              size_t cn, const T *dy, T *da, T *dw, T *dc);                                           \
-    void lscc_rt_softmax_fwd_##S(size_t rows, size_t len, const T *x, T *y);                                          \
-    void lscc_rt_softmax_bwd_##S(size_t rows, size_t len, const T *x, const T *dy, T *dx, T *tmp);
-LSCC_RT_HEAD_OPS(float, f32)
-LSCC_RT_HEAD_OPS(double, f64)
 /* Fills rt->err (code, printf-style message) and returns the code. */
 int lscc_rt_fail(lscc_rt_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -147,6 +147,13 @@ static void un_args(em *e, const lscc_lop *o) {
     if (o->un == UN_CLIP || o->un == UN_HSIGMOID) out(e, "(%s_real)%.17g, (%s_real)%.17g, ", e->P, o->a0, e->P, o->a1);
 }
 
+/* The Gemm descriptor of a head product [M, K] x constant [K, N] (+ C). */
+static void gemm_desc(em *e, const lscc_lop *o, int x) {
+    out(e, "        const lscc_gemm gm = {lscc_rt_count(rt, %d) / %lld, %lld, %lld, 0, %d, %d, %lld, %.17g, %.17g};\n", x,
+        (long long)o->k, (long long)o->n, (long long)o->k, (o->flag >> 1) & 1, o->b >= 0 ? 1 : 0,
+        (long long)(o->b < 0 ? 0 : o->bc == 1 ? 1 : o->n), o->a0, o->b >= 0 ? o->a1 : 0.0);
+}
+
 static void comment_node(em *e, const lscc_lop *o) {
     const lscc_node *n = &e->g->p->m->g->nodes[o->node];
     out(e, "    /* ");
@@ -212,20 +219,19 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
         out(e, "        memcpy(%s_B(%d), %s_B(%d), lscc_rt_count(rt, %d) * sizeof(%s_real));\n", P, y, P, x, y, P);
         break;
     case LK_GAP:
-        out(e, "        lscc_rt_gap_fwd_%s(lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, %d), %s_B(%d), "
+        out(e, "        lscc_global_avgpool_fwd_%s(lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, %d), %s_B(%d), "
             "%s_B(%d));\n", S, y, x, y, P, x, P, y);
         break;
     case LK_GEMM:
     case LK_MATMUL:
-        out(e, "        lscc_rt_gemm_fwd_%s(lscc_rt_count(rt, %d) / %lld, %lld, %lld, %d, (%s_real)%.17g, %s_B(%d), "
-            "%s_W(%d), ", S, x, (long long)o->k, (long long)o->k, (long long)o->n, (o->flag >> 1) & 1, P, o->a0, P, x,
-            P, o->w);
-        if (o->b >= 0) out(e, "(%s_real)%.17g, %s_W(%d), %lld, ", P, o->a1, P, o->b, (long long)(o->bc == 1 ? 1 : o->n));
-        else out(e, "0, NULL, 0, ");
+        gemm_desc(e, o, x);
+        out(e, "        lscc_gemm_fwd_%s(&gm, %s_B(%d), %s_W(%d), ", S, P, x, P, o->w);
+        if (o->b >= 0) out(e, "%s_W(%d), ", P, o->b);
+        else out(e, "NULL, ");
         out(e, "%s_B(%d));\n", P, y);
         break;
     case LK_SOFTMAX:
-        out(e, "        lscc_rt_softmax_fwd_%s(lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], "
+        out(e, "        lscc_softmax_fwd_%s(lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], "
             "(size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], %s_B(%d), %s_B(%d));\n", S, y, y, y, y, y, P, x, P, y);
         break;
     case LK_LAYERNORM: break;
@@ -317,24 +323,21 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
             y, P, x);
         break;
     case LK_GAP:
-        out(e, "        if (%s_G(%d)) lscc_rt_gap_bwd_%s(lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, "
+        out(e, "        if (%s_G(%d)) lscc_global_avgpool_bwd_%s(lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, "
             "%d), %s_G(%d), %s_G(%d));\n", P, x, S, y, x, y, P, y, P, x);
         break;
     case LK_GEMM:
     case LK_MATMUL:
-        out(e, "        lscc_rt_gemm_bwd_%s(lscc_rt_count(rt, %d) / %lld, %lld, %lld, %d, (%s_real)%.17g, %s_B(%d), "
-            "%s_W(%d), ", S, x, (long long)o->k, (long long)o->k, (long long)o->n, (o->flag >> 1) & 1, P, o->a0, P, x,
-            P, o->w);
-        if (o->b >= 0) out(e, "(%s_real)%.17g, %lld, ", P, o->a1, (long long)(o->bc == 1 ? 1 : o->n));
-        else out(e, "0, 0, ");
-        out(e, "%s_G(%d), %s_G(%d), %s_WG(%d), ", P, y, P, x, P, o->w);
+        gemm_desc(e, o, x);
+        out(e, "        lscc_gemm_bwd_%s(&gm, %s_B(%d), %s_W(%d), %s_G(%d), %s_G(%d), %s_WG(%d), ", S, P, x, P, o->w, P, y, P,
+            x, P, o->w);
         if (o->b >= 0) out(e, "%s_WG(%d));\n", P, o->b);
         else out(e, "NULL);\n");
         break;
     case LK_SOFTMAX:
-        out(e, "        if (%s_G(%d)) lscc_rt_softmax_bwd_%s(lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - "
-            "1], (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], %s_B(%d), %s_G(%d), %s_G(%d), %s_B(%d));\n", P, x, S, y, y,
-            y, y, y, P, x, P, y, P, x, P, y);
+        out(e, "        if (%s_G(%d)) lscc_softmax_bwd_%s(lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], "
+            "(size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], %s_B(%d), %s_G(%d), %s_G(%d));\n", P, x, S, y, y, y, y, y, P, x,
+            P, y, P, x);
         break;
     case LK_LAYERNORM: break;
     }
