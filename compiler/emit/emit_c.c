@@ -124,7 +124,8 @@ static int emit_sizes(em *e) {
                 free(vars);
                 return -2;
             }
-            out(e, "    if (!lscc_rt_dim(s%d, &dims[%d])) return 1;\n", it->dims[i], t * 8 + i);
+            int at = g->t[t].bb && it->rank == 4 ? g->t[t].perm[i] : i; /* stored order */
+            out(e, "    if (!lscc_rt_dim(s%d, &dims[%d])) return 1;\n", it->dims[i], t * 8 + at);
         }
     }
     out(e, "    return 0;\n}\n\n");
@@ -216,7 +217,8 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
             bop_name(o->bop), S, P, x, y, P, o->w, P, y);
         break;
     case LK_COPY:
-        out(e, "        memcpy(%s_B(%d), %s_B(%d), lscc_rt_count(rt, %d) * sizeof(%s_real));\n", P, y, P, x, y, P);
+        out(e, "        memcpy(%s_B(%d), lscc_rt_view(rt, %d, %d, 0), lscc_rt_count(rt, %d) * sizeof(%s_real));\n", P, y, x,
+            y, y, P);
         break;
     case LK_GAP:
         out(e, "        lscc_global_avgpool_fwd_%s(lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, %d), %s_B(%d), "
@@ -234,7 +236,16 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
         out(e, "        lscc_softmax_fwd_%s(lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], "
             "(size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], %s_B(%d), %s_B(%d));\n", S, y, y, y, y, y, P, x, P, y);
         break;
-    case LK_LAYERNORM: break;
+    case LK_LAYERNORM:
+        out(e, "        size_t n_, c_, hw_;\n        lscc_rt_bcast(rt, %d, %d, &n_, &c_, &hw_);\n", y, o->ax);
+        out(e, "        lscc_layernorm2d_fwd_%s(n_, c_, hw_, (%s_real)%.17g, (%s_real *)lscc_rt_view(rt, %d, %d, 0), ", S, P,
+            o->a0, P, x, y);
+        if (o->w >= 0) out(e, "%s_W(%d), ", P, o->w);
+        else out(e, "NULL, ");
+        if (o->b >= 0) out(e, "%s_W(%d), ", P, o->b);
+        else out(e, "NULL, ");
+        out(e, "%s_B(%d));\n", P, y);
+        break;
     }
     out(e, "    }\n");
 }
@@ -319,8 +330,9 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
         out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
         break;
     case LK_COPY:
-        out(e, "        if (%s_G(%d)) lscc_rt_accumulate(rt, lscc_rt_count(rt, %d), %s_G(%d), %s_G(%d));\n", P, x, y, P,
-            y, P, x);
+        out(e, "        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n", P, x, y);
+        out(e, "        if (gx) lscc_rt_accumulate(rt, lscc_rt_count(rt, %d), %s_G(%d), gx);\n", y, P, y);
+        out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
         break;
     case LK_GAP:
         out(e, "        if (%s_G(%d)) lscc_global_avgpool_bwd_%s(lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, "
@@ -339,7 +351,20 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
             "(size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], %s_B(%d), %s_G(%d), %s_G(%d));\n", P, x, S, y, y, y, y, y, P, x,
             P, y, P, x);
         break;
-    case LK_LAYERNORM: break;
+    case LK_LAYERNORM:
+        out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n", P, x, y);
+        out(e, "        lscc_rt_bcast(rt, %d, %d, &n_, &c_, &hw_);\n", y, o->ax);
+        out(e, "        lscc_layernorm2d_bwd_%s(n_, c_, hw_, (%s_real)%.17g, (%s_real *)lscc_rt_view(rt, %d, %d, 0), ", S, P,
+            o->a0, P, x, y);
+        if (o->w >= 0) out(e, "%s_W(%d), ", P, o->w);
+        else out(e, "NULL, ");
+        out(e, "%s_G(%d), gx, ", P, y);
+        if (wg) out(e, "%s_WG(%d), ", P, o->w);
+        else out(e, "NULL, ");
+        if (bg) out(e, "%s_WG(%d));\n", P, o->b);
+        else out(e, "NULL);\n");
+        out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
+        break;
     }
     out(e, "    }\n");
 }

@@ -16,9 +16,14 @@ typedef struct lower {
     int train_bn_affine;
     int tcap, ocap, bcap;
     int *bufmap; /* IR tensor -> buffer index */
+    signed char (*perm)[4]; /* per IR tensor: stored position of each logical dim; [0] = -1 unknown */
+    char *failed;           /* per IR tensor: written by a node already reported */
+    char *skip;             /* nodes folded into a pattern (decomposed LayerNorm) */
 } lower;
 
 static void bad(lower *L, const lscc_node *n, const char *fmt, const char *detail) {
+    for (int o = 0; o < n->noutputs; o++)
+        if (n->outputs[o] >= 0) L->failed[n->outputs[o]] = 1;
     char why[400];
     snprintf(why, sizeof why, fmt, detail ? detail : "");
     if (L->nbad++ < 200) lscc_note(L->d, "node '%s' (%s): %s", n->name, n->op_type, why);
@@ -44,7 +49,13 @@ static int ltensor(lower *L, int ir, int bb) {
     t->ir = ir;
     t->bb = bb;
     const lscc_tensor *it = &L->ir->tensors[ir];
+    for (int i = 0; i < 4; i++) t->perm[i] = (signed char)i;
     t->c = it->rank >= 2 ? cdim(L->ir, it, 1) : 1;
+    if (bb && L->perm[ir][0] >= 0) {
+        memcpy(t->perm, L->perm[ir], 4);
+        for (int i = 0; i < 4; i++)
+            if (t->perm[i] == 1) t->c = cdim(L->ir, it, i);
+    }
     if (bb)
         for (int a = 0; a < 2; a++) t->side[a] = lscc_plan_region_side(L->p, ir, a);
     g->tmap[ir] = g->nt;
@@ -159,10 +170,108 @@ static int unary_kind(const char *op, lscc_un *u) {
     return 0;
 }
 
+/* A streamed tensor lscc can store: rank 4, a known layout with H and W
+ * stored last, known channels. */
 static int is_nchw(const lower *L, int ir) {
     const lscc_tensor *t = &L->ir->tensors[ir];
     const lscc_region *r = &L->p->reg[ir];
-    return t->rank == 4 && r->dim[0] == 2 && r->dim[1] == 3 && cdim(L->ir, t, 1) > 0;
+    const signed char *pm = L->perm[ir];
+    if (t->rank != 4 || pm[0] < 0 || pm[r->dim[0]] != 2 || pm[r->dim[1]] != 3) return 0;
+    for (int i = 0; i < 4; i++)
+        if (pm[i] == 1) return cdim(L->ir, t, i) > 0;
+    return 0;
+}
+
+static int is_identity(const lower *L, int ir) {
+    const signed char *pm = L->perm[ir];
+    return pm[0] == 0 && pm[1] == 1 && pm[2] == 2 && pm[3] == 3;
+}
+
+/* Stored layouts of the backbone's tensors, in op order: the image is NCHW;
+ * Transpose permutes the logical dims over the same storage; everything
+ * else keeps its first computed input's layout. */
+static void layouts(lower *L) {
+    const lscc_graph *g = L->ir;
+    for (int t = 0; t < g->ntensors; t++) L->perm[t][0] = -1;
+    if (g->tensors[g->image].rank == 4)
+        for (int i = 0; i < 4; i++) L->perm[g->image][i] = (signed char)i;
+    for (int i = 0; i < g->nnodes; i++) {
+        const lscc_node *n = &g->nodes[i];
+        if (n->dead || !L->p->m->split.in_backbone[i] || n->noutputs < 1 || n->outputs[0] < 0) continue;
+        int src = -1;
+        for (int k = 0; k < n->ninputs && src < 0; k++)
+            if (n->inputs[k] >= 0 && !is_const(g, n->inputs[k]) && L->perm[n->inputs[k]][0] >= 0) src = n->inputs[k];
+        int y = n->outputs[0];
+        if (src < 0 || g->tensors[y].rank != 4) continue;
+        if (!strcmp(n->op_type, "Transpose")) {
+            const int64_t *tp = NULL;
+            if (lscc_attr_ints(n, "perm", &tp) != 4) continue;
+            for (int k = 0; k < 4; k++) {
+                if (tp[k] < 0 || tp[k] > 3) break;
+                L->perm[y][k] = L->perm[src][tp[k]];
+            }
+        } else {
+            memcpy(L->perm[y], L->perm[src], 4);
+        }
+    }
+}
+
+/* The decomposed LayerNorm of opset < 17 exports over one axis:
+ *   m = ReduceMean(x, [a]); d = x - m; v = ReduceMean(d^2, [a]);
+ *   y = d / sqrt(v + eps)
+ * becomes one LK_LAYERNORM (the scale and shift after it stay per-channel
+ * ops). Returns 1 when node i starts such a chain (and lowers it), 0 when
+ * it does not, -1 when out of memory. */
+static int only_consumer(const lscc_graph *g, int t, const char *op) {
+    if (t < 0 || g->tensors[t].nconsumers != 1) return -1;
+    int c = g->tensors[t].consumers[0];
+    return !strcmp(g->nodes[c].op_type, op) && !g->nodes[c].dead ? c : -1;
+}
+
+static int reduce_axis(const lscc_graph *g, const lscc_node *n, const lscc_tensor *x) {
+    const int64_t *ax = NULL;
+    if (lscc_attr_ints(n, "axes", &ax) != 1 || !lscc_attr_int(n, "keepdims", 1)) return -1;
+    (void)g;
+    return (int)(ax[0] < 0 ? ax[0] + x->rank : ax[0]);
+}
+
+static int layernorm_pattern(lower *L, int i) {
+    const lscc_graph *g = L->ir;
+    const lscc_node *rm = &g->nodes[i];
+    int x = rm->inputs[0], m = rm->outputs[0], bb = L->p->m->split.in_backbone[i];
+    const lscc_tensor *tx = &g->tensors[x];
+    int a = reduce_axis(g, rm, tx);
+    if (a != tx->rank - 1) return 0;
+    int sub = only_consumer(g, m, "Sub");
+    if (sub < 0 || g->nodes[sub].inputs[0] != x || g->nodes[sub].inputs[1] != m) return 0;
+    int d = g->nodes[sub].outputs[0];
+    if (g->tensors[d].nconsumers != 2) return 0;
+    int pw = -1, dv = -1;
+    for (int k = 0; k < 2; k++) {
+        int c = g->tensors[d].consumers[k];
+        if (!strcmp(g->nodes[c].op_type, "Pow")) pw = c;
+        if (!strcmp(g->nodes[c].op_type, "Div")) dv = c;
+    }
+    double two, eps;
+    if (pw < 0 || dv < 0 || g->nodes[pw].inputs[0] != d || lscc_tensor_get(&g->tensors[g->nodes[pw].inputs[1]], 0, &two) ||
+        two != 2 || g->nodes[dv].inputs[0] != d)
+        return 0;
+    int rm2 = only_consumer(g, g->nodes[pw].outputs[0], "ReduceMean");
+    if (rm2 < 0 || reduce_axis(g, &g->nodes[rm2], &g->tensors[g->nodes[pw].outputs[0]]) != a) return 0;
+    int add = only_consumer(g, g->nodes[rm2].outputs[0], "Add");
+    if (add < 0 || !is_const(g, g->nodes[add].inputs[1]) || lscc_tensor_get(&g->tensors[g->nodes[add].inputs[1]], 0, &eps))
+        return 0;
+    int sq = only_consumer(g, g->nodes[add].outputs[0], "Sqrt");
+    if (sq < 0 || only_consumer(g, g->nodes[sq].outputs[0], "Div") != dv || g->nodes[dv].inputs[1] != g->nodes[sq].outputs[0])
+        return 0;
+    int sax = bb ? L->perm[x][a] : a;
+    if (bb && sax != 1) return 0;
+    lscc_lop *o = new_op(L, LK_LAYERNORM, i, bb);
+    if (!o || set_inputs(L, o, &x, 1, bb) || (o->out = ltensor(L, g->nodes[dv].outputs[0], bb)) < 0) return -1;
+    o->a0 = eps;
+    o->ax = sax;
+    L->skip[sub] = L->skip[pw] = L->skip[rm2] = L->skip[add] = L->skip[sq] = L->skip[dv] = 1;
+    return 1;
 }
 
 static int lower_node(lower *L, int i) {
@@ -175,13 +284,25 @@ static int lower_node(lower *L, int i) {
     if (y < 0) return 0;
     if (bb) {
         for (int k = 0; k < n->ninputs; k++)
-            if (n->inputs[k] >= 0 && L->p->reg[n->inputs[k]].valid && !is_nchw(L, n->inputs[k])) {
-                bad(L, n, "a streamed tensor that is not N x C x H x W (channels-last and reshaped layouts in the "
-                    "backbone are not supported yet)%s", NULL);
+            if (n->inputs[k] >= 0 && L->failed[n->inputs[k]]) { /* its writer is reported: no cascade */
+                for (int o = 0; o < n->noutputs; o++)
+                    if (n->outputs[o] >= 0) L->failed[n->outputs[o]] = 1;
+                return 0;
+            } else if (n->inputs[k] >= 0 && L->p->reg[n->inputs[k]].valid && !is_const(g, n->inputs[k]) &&
+                (!is_nchw(L, n->inputs[k]) || L->g->tmap[n->inputs[k]] < 0)) {
+                bad(L, n, "reads a streamed tensor that is not an N x C x H x W permutation (reshaped layouts in "
+                    "the backbone are not supported yet)%s", NULL);
+                return 0;
+            }
+        int spatial = !strcmp(op, "Conv") || !strcmp(op, "MaxPool") || !strcmp(op, "AveragePool") ||
+                      !strcmp(op, "Pad") || !strcmp(op, "Concat") || !strcmp(op, "BatchNormalization");
+        for (int k = 0; spatial && k < n->ninputs; k++)
+            if (n->inputs[k] >= 0 && !is_const(g, n->inputs[k]) && !is_identity(L, n->inputs[k])) {
+                bad(L, n, "reads a channels-last tensor; lscc needs N x C x H x W here%s", NULL);
                 return 0;
             }
         if (!is_nchw(L, y)) {
-            bad(L, n, "its output is not an N x C x H x W tensor; streamed tensors must be%s", NULL);
+            bad(L, n, "its output is not an N x C x H x W permutation; streamed tensors must be%s", NULL);
             return 0;
         }
     }
@@ -325,6 +446,7 @@ static int lower_node(lower *L, int i) {
             return 0;
         }
         int ax = bcast_axis(g, &g->tensors[a], &g->tensors[b]);
+        if (bb && ax >= 0) ax = L->perm[a][ax]; /* the stored axis */
         if (ax == -2 || (bb && ax != -1 && ax != 1)) {
             bad(L, n, "the constant operand must be a scalar or per channel%s", NULL);
             return 0;
@@ -334,6 +456,82 @@ static int lower_node(lower *L, int i) {
         if ((o->w = buffer_from(L, b, 1, NULL)) < 0) return -1;
         o->bop = bop;
         o->flag = ax;
+        o->ax = ax;
+        return 0;
+    }
+    if (!strcmp(op, "Transpose")) {
+        if (!bb) { /* the head: only when it keeps the memory order (size-1 dims move) */
+            const lscc_tensor *tx = &g->tensors[x];
+            const int64_t *tp = NULL;
+            int np = lscc_attr_ints(n, "perm", &tp), last = -1, ok = np == tx->rank;
+            for (int k = 0; ok && k < np; k++) {
+                if (tp[k] < 0 || tp[k] >= tx->rank || cdim(g, tx, (int)tp[k]) == 1) continue;
+                ok = tp[k] > last;
+                last = (int)tp[k];
+            }
+            if (!ok) {
+                bad(L, n, "a Transpose in the head that moves data is not supported%s", NULL);
+                return 0;
+            }
+        }
+        lscc_lop *o = new_op(L, LK_COPY, i, bb);
+        if (!o || set_inputs(L, o, &x, 1, bb) || (o->out = ltensor(L, y, bb)) < 0) return -1;
+        return 0;
+    }
+    if (!strcmp(op, "LayerNormalization")) {
+        const lscc_tensor *tx = &g->tensors[x];
+        int64_t ax = lscc_attr_int(n, "axis", -1);
+        if (ax < 0) ax += tx->rank;
+        int sax = bb && ax >= 0 && ax < 4 ? L->perm[x][ax] : (int)ax;
+        if (ax != tx->rank - 1 || (bb && sax != 1) || n->ninputs < 2 || !is_const(g, n->inputs[1]) ||
+            (n->ninputs > 2 && n->inputs[2] >= 0 && !is_const(g, n->inputs[2])) ||
+            (n->noutputs > 1 && n->outputs[1] >= 0) || (n->noutputs > 2 && n->outputs[2] >= 0)) {
+            bad(L, n, "only LayerNormalization over the channels (the last axis), with constant scale and bias, "
+                "is supported%s", NULL);
+            return 0;
+        }
+        lscc_lop *o = new_op(L, LK_LAYERNORM, i, bb);
+        if (!o || set_inputs(L, o, &x, 1, bb) || (o->out = ltensor(L, y, bb)) < 0) return -1;
+        if ((o->w = buffer_from(L, n->inputs[1], 1, NULL)) < 0) return -1;
+        if (n->ninputs > 2 && n->inputs[2] >= 0 && (o->b = buffer_from(L, n->inputs[2], 1, NULL)) < 0) return -1;
+        o->a0 = lscc_attr_float(n, "epsilon", 1e-5);
+        o->ax = sax;
+        return 0;
+    }
+    if (!strcmp(op, "ReduceMean")) {
+        int r = layernorm_pattern(L, i);
+        if (r) return r < 0 ? -1 : 0;
+    }
+    if (bb && !strcmp(op, "MatMul")) {
+        /* x W^T over the channels (a Linear layer on a channels-last tensor)
+           is a 1x1 convolution whose weight is W itself */
+        int B = n->inputs[1], W = -1;
+        const lscc_tensor *tx = &g->tensors[x];
+        int pb = -1; /* the Transpose of W, folded to a constant or not */
+        for (int k = 0; B >= 0 && k < g->nnodes && pb < 0; k++)
+            if (g->nodes[k].noutputs > 0 && g->nodes[k].outputs[0] == B) pb = k;
+        if (B >= 0 && is_const(g, B) && g->tensors[B].transpose_of > 0) W = g->tensors[B].transpose_of - 1;
+        if (W < 0 && pb >= 0 && !strcmp(g->nodes[pb].op_type, "Transpose") && g->nodes[pb].ninputs > 0 &&
+            is_const(g, g->nodes[pb].inputs[0]) && g->tensors[g->nodes[pb].inputs[0]].rank == 2)
+            W = g->nodes[pb].inputs[0];
+        if (W < 0 || tx->rank != 4 || L->perm[x][3] != 1) {
+            bad(L, n, "only x W^T over the channels (a Linear layer on a channels-last tensor) is supported in the "
+                "backbone%s", NULL);
+            return 0;
+        }
+        lscc_lop *o = new_op(L, LK_CONV, i, 1);
+        if (!o || set_inputs(L, o, &x, 1, 1) || (o->out = ltensor(L, y, 1)) < 0) return -1;
+        for (int a = 0; a < 2; a++) {
+            o->geo[0 + a] = o->geo[2 + a] = o->geo[4 + a] = 1;
+            o->geo[6 + a] = o->geo[8 + a] = 0;
+        }
+        o->geo[10] = 1;
+        o->oc = L->g->t[o->out].c;
+        if ((o->w = buffer_from(L, W, 1, NULL)) < 0) return -1;
+        if (L->g->buf[o->w].count != (size_t)(o->oc * L->g->t[o->in[0]].c)) {
+            bad(L, n, "the weight's shape does not match the channels%s", NULL);
+            return 0;
+        }
         return 0;
     }
     if (bb) {
@@ -466,6 +664,18 @@ lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out,
     }
     g->p = p;
     for (int t = 0; t < ir->ntensors; t++) g->tmap[t] = L.bufmap[t] = -1;
+    L.perm = malloc(sizeof *L.perm * (size_t)(ir->ntensors ? ir->ntensors : 1));
+    L.skip = calloc((size_t)(ir->nnodes ? ir->nnodes : 1), 1);
+    L.failed = calloc((size_t)(ir->ntensors ? ir->ntensors : 1), 1);
+    if (!L.perm || !L.skip || !L.failed) {
+        free(L.failed);
+        free(L.bufmap);
+        free(L.perm);
+        free(L.skip);
+        lscc_prog_free(g);
+        return lscc_error(d, LSCC_E_NOMEM, "out of memory");
+    }
+    layouts(&L);
     lscc_status st = LSCC_OK;
     if (ir->noutputs != 1) st = lscc_error(d, LSCC_E_UNSUPPORTED, "the model has %d outputs; lscc emits code for "
                                            "models with one output", ir->noutputs);
@@ -479,7 +689,7 @@ lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out,
     for (int i = 0; i < ir->nnodes && !st; i++) {
         const lscc_node *n = &ir->nodes[i];
         if (n->dead || n->noutputs < 1 || n->outputs[0] < 0 || is_const(ir, n->outputs[0])) continue;
-        if (!ir->tensors[n->outputs[0]].image_dep) continue;
+        if (!ir->tensors[n->outputs[0]].image_dep || L.skip[i]) continue;
         if (lower_node(&L, i)) st = lscc_error(d, LSCC_E_NOMEM, "out of memory while lowering");
     }
     L.d = d;
@@ -516,6 +726,9 @@ lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out,
         plan_lifetimes(g);
     }
     free(L.bufmap);
+    free(L.perm);
+    free(L.skip);
+    free(L.failed);
     if (st) {
         lscc_prog_free(g);
         return st;

@@ -31,12 +31,17 @@ typedef struct lscc_lop {
     int64_t geo[13];   /* kh kw sh sw dh dw p0h p0w p1h p1w groups (conv, pools) */
     int64_t oc;
     int64_t bn, bc, bhw; /* BINC / affine / gemm-C broadcast: outer, channels, inner */
+    int ax;              /* stored axis a constant broadcasts along / LayerNorm normalizes */
     int64_t m, k, n;     /* gemm / matmul sizes (head; constants known at compile time) */
 } lscc_lop;
 
 typedef struct lscc_ltensor {
     int ir;            /* IR tensor */
     int bb;
+    /* Streamed tensors are stored N x C x H x W whatever their ONNX layout:
+       logical dim i is stored as dim perm[i] (channels-last tensors of
+       ConvNeXt blocks are the same memory as their NCHW source). */
+    signed char perm[4];
     int grad;          /* needs a gradient */
     int64_t c;         /* channels */
     int64_t side[2];   /* interior region */

@@ -62,6 +62,8 @@ typedef struct lscc_tensor {
     signed char axes[LSCC_MAX_RANK];/* LSCC_AX_* per dim */
     int global_dep;                 /* depends on a global (non-local) op's result */
     int initializer;                /* an ONNX initializer (a weight), not a Constant node */
+    int transpose_of;               /* 1 + the 2-D initializer this folded constant transposes, else 0
+                                       (Linear weights exported as Transpose(W): gradients belong to W) */
 } lscc_tensor;
 
 typedef enum lscc_attr_type {

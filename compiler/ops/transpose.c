@@ -55,6 +55,7 @@ static lscc_status transpose_infer(lscc_graph *g, lscc_node *n, lscc_diag *d) {
         c.stride[i] = s;
         s *= xd[i];
     }
+    if (x->initializer && x->rank == 2 && c.perm[0] == 1) y->transpose_of = 1 + n->inputs[0];
     return lscc_fold_index(g, n, 0, 0, perm_index, &c, d);
 }
 

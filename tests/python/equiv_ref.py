@@ -145,9 +145,24 @@ def randomize(model, seed):
     model.eval()
 
 
+class GeluAsExported(nn.Module):
+    """nn.GELU as torch.onnx exports it, x * (erf(x / sqrt2) + 1) * 0.5, with
+    sqrt2 rounded to float32 as the ONNX constant holds it (in float64 the
+    exact constant differs by 1.7e-8 relative)."""
+    SQRT2 = float(np.float32(np.sqrt(2.0)))
+
+    def forward(self, x):
+        return x * (torch.erf(x / self.SQRT2) + 1) * 0.5
+
+
 def round_float_attributes(model):
-    """ONNX holds float attributes in float32: use those values in PyTorch too."""
+    """ONNX holds float attributes and constants in float32: use those values
+    in PyTorch too."""
     f32 = lambda v: float(np.float32(v))  # noqa: E731
+    for parent in list(model.modules()):
+        for cname, child in list(parent.named_children()):
+            if isinstance(child, nn.GELU) and child.approximate == "none":
+                setattr(parent, cname, GeluAsExported())
     for m in model.modules():
         if isinstance(m, nn.LeakyReLU):
             m.negative_slope = f32(m.negative_slope)
