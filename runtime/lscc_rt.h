@@ -216,6 +216,10 @@ void lscc_rt_gzero(lscc_rt *rt, int t);
  * [c0, c0 + c(in)); backward adds them back into in's gradient. */
 void lscc_rt_concat_fwd(lscc_rt *rt, int in, int out, int64_t c0);
 void lscc_rt_concat_bwd(lscc_rt *rt, int in, int out, int64_t c0);
+/* Channel permutation (channel shuffle): out channel k = in channel
+ * src[k] over out's region; backward adds it back. */
+void lscc_rt_chanperm_fwd(lscc_rt *rt, int in, int out, const int *src);
+void lscc_rt_chanperm_bwd(lscc_rt *rt, int in, int out, const int *src);
 /* Constant spatial Pad (pt, pl leading pads): out = in shifted, fill
  * elsewhere; backward adds the inner part of out's gradient into in's. */
 void lscc_rt_pad_fwd(lscc_rt *rt, int in, int out, int64_t pt, int64_t pl, double fill);

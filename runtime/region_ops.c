@@ -131,3 +131,22 @@ int lscc_rt_dim(double v, int64_t *out) {
     *out = (int64_t)v;
     return 1;
 }
+
+static void chanperm(lscc_rt *rt, int in, int out, const int *src, int backward) {
+    const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
+    size_t es = (size_t)rt->m->esize;
+    int64_t c = rt->m->tensors[out].c, ih = bi[1] - bi[0], iw = bi[3] - bi[2], oh = bo[1] - bo[0], ow = bo[3] - bo[2];
+    char *ib = backward ? rt->g[in] : rt->b[in], *ob = backward ? rt->g[out] : rt->b[out];
+    if (!ib) return;
+    for (int64_t n = 0; n < rt->n; n++)
+        for (int64_t k = 0; k < c; k++)
+            for (int64_t r = 0; r < oh; r++) {
+                char *s = ib + (size_t)(((n * c + src[k]) * ih + r + bo[0] - bi[0]) * iw + bo[2] - bi[2]) * es;
+                char *d = ob + (size_t)(((n * c + k) * oh + r) * ow) * es;
+                if (backward) lscc_rt_add(rt->m->esize, (size_t)ow, d, s);
+                else memcpy(d, s, (size_t)ow * es);
+            }
+}
+
+void lscc_rt_chanperm_fwd(lscc_rt *rt, int in, int out, const int *src) { chanperm(rt, in, out, src, 0); }
+void lscc_rt_chanperm_bwd(lscc_rt *rt, int in, int out, const int *src) { chanperm(rt, in, out, src, 1); }

@@ -31,6 +31,9 @@ static const eq_case cases[] = {
     {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8", 0, NULL},
     {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64", 0, NULL},
     {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64", 0, NULL},
+    {"syn_layernorm", "f64", 2, 517, 389, 40, 15, "float64", 0, NULL},
+    {"syn_shuffle", "f64", 2, 517, 389, 70, 18, "float64", 0, NULL},
+    {"syn_layernorm", "f32", 1, 517, 389, 200, 16, "float32", 0, NULL},
     /* torchvision backbones: receptive fields of 435 (resnet18), 491
        (mobilenet_v2) and 2071 (densenet121) pixels bound the tile from below */
     {"resnet18", "f64", 1, 517, 389, 700, 10, "float64", 0, NULL},
@@ -38,6 +41,8 @@ static const eq_case cases[] = {
     {"mobilenet_v2", "f64", 2, 517, 389, 700, 12, "float64", 0, NULL},
     {"densenet121", "f64", 1, 517, 389, 4096, 13, "float64", 0, NULL},
     {"densenet121", "f32", 1, 517, 389, 4096, 14, "float32", 1, "features.conv0."},
+    /* channels-last blocks (Transpose, LayerNorm, Linear, GELU); RF 1688 */
+    {"convnext_tiny", "f64", 1, 224, 160, 4096, 17, "float64", 0, NULL},
 };
 
 static const char *tmp_root(void) {

@@ -236,6 +236,9 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
         out(e, "        lscc_softmax_fwd_%s(lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], "
             "(size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], %s_B(%d), %s_B(%d));\n", S, y, y, y, y, y, P, x, P, y);
         break;
+    case LK_CHANPERM:
+        out(e, "        lscc_rt_chanperm_fwd(rt, %d, %d, %s_chanperm%d);\n", x, y, P, (int)(o - e->g->op));
+        break;
     case LK_LAYERNORM:
         out(e, "        size_t n_, c_, hw_;\n        lscc_rt_bcast(rt, %d, %d, &n_, &c_, &hw_);\n", y, o->ax);
         out(e, "        lscc_layernorm2d_fwd_%s(n_, c_, hw_, (%s_real)%.17g, (%s_real *)lscc_rt_view(rt, %d, %d, 0), ", S, P,
@@ -351,6 +354,9 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
             "(size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], %s_B(%d), %s_G(%d), %s_G(%d));\n", P, x, S, y, y, y, y, y, P, x,
             P, y, P, x);
         break;
+    case LK_CHANPERM:
+        out(e, "        lscc_rt_chanperm_bwd(rt, %d, %d, %s_chanperm%d);\n", x, y, P, (int)(o - g->op));
+        break;
     case LK_LAYERNORM:
         out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n", P, x, y);
         out(e, "        lscc_rt_bcast(rt, %d, %d, &n_, &c_, &hw_);\n", y, o->ax);
@@ -463,6 +469,14 @@ static void emit_tables(em *e) {
     }
     if (!ng) out(e, "    {0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},\n");
     out(e, "};\n\n");
+    for (int i = 0; i < g->nop; i++) {
+        const lscc_lop *o = &g->op[i];
+        if (o->kind != LK_CHANPERM) continue;
+        out(e, "/* channel permutation: output channel k reads input channel [k] */\n");
+        out(e, "static const int %s_chanperm%d[%lld] = {", P, i, (long long)g->t[o->out].c);
+        for (int64_t k = 0; k < g->t[o->out].c; k++) out(e, "%s%d", k ? ", " : "", o->src[k]);
+        out(e, "};\n\n");
+    }
     out(e, "static const lscc_rt_buffer %s_buffers[%d] = {\n", P, g->nbuf ? g->nbuf : 1);
     for (int k = 0; k < g->nbuf; k++) {
         const lscc_lbuf *b = &g->buf[k];

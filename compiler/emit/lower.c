@@ -202,7 +202,12 @@ static void layouts(lower *L) {
         for (int k = 0; k < n->ninputs && src < 0; k++)
             if (n->inputs[k] >= 0 && !is_const(g, n->inputs[k]) && L->perm[n->inputs[k]][0] >= 0) src = n->inputs[k];
         int y = n->outputs[0];
-        if (src < 0 || g->tensors[y].rank != 4) continue;
+        if (g->tensors[y].rank != 4) continue;
+        if (src < 0) { /* after a reshape: NCHW when H and W are the last two dims */
+            if (L->p->reg[y].valid && L->p->reg[y].dim[0] == 2 && L->p->reg[y].dim[1] == 3)
+                for (int k = 0; k < 4; k++) L->perm[y][k] = (signed char)k;
+            continue;
+        }
         if (!strcmp(n->op_type, "Transpose")) {
             const int64_t *tp = NULL;
             if (lscc_attr_ints(n, "perm", &tp) != 4) continue;
@@ -274,6 +279,43 @@ static int layernorm_pattern(lower *L, int i) {
     return 1;
 }
 
+/* Channel shuffle as exported: Reshape [N, C, H, W] -> [N, a, b, H, W],
+ * Transpose (0, 2, 1, 3, 4), Reshape back to [N, C, H, W]: a channel
+ * permutation, out[i * a + j] = in[j * b + i]. Returns 1 when node i starts
+ * it (and lowers it), 0 when not, -1 when out of memory. */
+static int shuffle_pattern(lower *L, int i) {
+    const lscc_graph *g = L->ir;
+    const lscc_node *r1 = &g->nodes[i];
+    int x = r1->inputs[0], t5 = r1->outputs[0];
+    const lscc_tensor *tx = &g->tensors[x], *tt = &g->tensors[t5];
+    if (tx->rank != 4 || tt->rank != 5 || L->perm[x][0] < 0 || !is_identity(L, x)) return 0;
+    if (!lscc_sym_same(g->syms, tt->dims[0], tx->dims[0]) || !lscc_sym_same(g->syms, tt->dims[3], tx->dims[2]) ||
+        !lscc_sym_same(g->syms, tt->dims[4], tx->dims[3]))
+        return 0;
+    int64_t c = cdim(g, tx, 1), a = cdim(g, tt, 1), b = cdim(g, tt, 2);
+    if (c < 1 || a < 1 || b < 1 || a * b != c) return 0;
+    int tr = only_consumer(g, t5, "Transpose");
+    const int64_t *tp = NULL;
+    if (tr < 0 || lscc_attr_ints(&g->nodes[tr], "perm", &tp) != 5 || tp[0] != 0 || tp[1] != 2 || tp[2] != 1 ||
+        tp[3] != 3 || tp[4] != 4)
+        return 0;
+    int r2 = only_consumer(g, g->nodes[tr].outputs[0], "Reshape");
+    if (r2 < 0) return 0;
+    int y = g->nodes[r2].outputs[0];
+    const lscc_tensor *ty = &g->tensors[y];
+    if (ty->rank != 4) return 0;
+    for (int k = 0; k < 4; k++)
+        if (!lscc_sym_same(g->syms, ty->dims[k], tx->dims[k])) return 0;
+    for (int k = 0; k < 4; k++) L->perm[y][k] = (signed char)k; /* NCHW again */
+    lscc_lop *o = new_op(L, LK_CHANPERM, i, 1);
+    if (!o || set_inputs(L, o, &x, 1, 1) || (o->out = ltensor(L, y, 1)) < 0) return -1;
+    o->src = malloc(sizeof(int) * (size_t)c);
+    if (!o->src) return -1;
+    for (int64_t k = 0; k < c; k++) o->src[k] = (int)((k % a) * b + k / a);
+    L->skip[tr] = L->skip[r2] = 1;
+    return 1;
+}
+
 static int lower_node(lower *L, int i) {
     const lscc_graph *g = L->ir;
     const lscc_node *n = &g->nodes[i];
@@ -282,6 +324,10 @@ static int lower_node(lower *L, int i) {
     int x = n->ninputs > 0 ? n->inputs[0] : -1, y = n->noutputs > 0 ? n->outputs[0] : -1;
     lscc_un un;
     if (y < 0) return 0;
+    if (bb && !strcmp(op, "Reshape") && L->perm[x][0] >= 0 && L->g->tmap[x] >= 0) {
+        int r = shuffle_pattern(L, i);
+        if (r) return r < 0 ? -1 : 0;
+    }
     if (bb) {
         for (int k = 0; k < n->ninputs; k++)
             if (n->inputs[k] >= 0 && L->failed[n->inputs[k]]) { /* its writer is reported: no cascade */
@@ -290,7 +336,7 @@ static int lower_node(lower *L, int i) {
                 return 0;
             } else if (n->inputs[k] >= 0 && L->p->reg[n->inputs[k]].valid && !is_const(g, n->inputs[k]) &&
                 (!is_nchw(L, n->inputs[k]) || L->g->tmap[n->inputs[k]] < 0)) {
-                bad(L, n, "reads a streamed tensor that is not an N x C x H x W permutation (reshaped layouts in "
+                bad(L, n, "reads a streamed tensor that is not N x C x H x W in some order (reshaped layouts in "
                     "the backbone are not supported yet)%s", NULL);
                 return 0;
             }
@@ -302,7 +348,8 @@ static int lower_node(lower *L, int i) {
                 return 0;
             }
         if (!is_nchw(L, y)) {
-            bad(L, n, "its output is not an N x C x H x W permutation; streamed tensors must be%s", NULL);
+            bad(L, n, "its output is not N x C x H x W (in any order of those four axes); lscc streams only such "
+                "tensors%s", NULL);
             return 0;
         }
     }
@@ -739,7 +786,10 @@ lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out,
 
 void lscc_prog_free(lscc_prog *g) {
     if (!g) return;
-    for (int i = 0; i < g->nop; i++) free(g->op[i].in);
+    for (int i = 0; i < g->nop; i++) {
+        free(g->op[i].in);
+        free(g->op[i].src);
+    }
     for (int k = 0; k < g->nbuf; k++) {
         free(g->buf[k].name);
         free(g->buf[k].vals);

@@ -9,7 +9,7 @@
 
 typedef enum lscc_lk {
     LK_CONV, LK_MAXPOOL, LK_AVGPOOL, LK_PAD, LK_CONCAT, LK_AFFINE, LK_UNARY, LK_BIN, LK_BINC,
-    LK_COPY, LK_GAP, LK_GEMM, LK_MATMUL, LK_SOFTMAX, LK_LAYERNORM
+    LK_COPY, LK_GAP, LK_GEMM, LK_MATMUL, LK_SOFTMAX, LK_LAYERNORM, LK_CHANPERM
 } lscc_lk;
 
 typedef enum lscc_un {
@@ -33,6 +33,7 @@ typedef struct lscc_lop {
     int64_t bn, bc, bhw; /* BINC / affine / gemm-C broadcast: outer, channels, inner */
     int ax;              /* stored axis a constant broadcasts along / LayerNorm normalizes */
     int64_t m, k, n;     /* gemm / matmul sizes (head; constants known at compile time) */
+    int *src;            /* LK_CHANPERM: output channel c reads input channel src[c] */
 } lscc_lop;
 
 typedef struct lscc_ltensor {
