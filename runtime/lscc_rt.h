@@ -245,6 +245,14 @@ void lscc_rt_accumulate(const lscc_rt *rt, size_t n, const void *src, void *dst)
 /* A symbolic size evaluated by generated code: 1 and stores it when it is a
  * whole number >= 1 that fits, else 0. */
 int lscc_rt_dim(double v, int64_t *out);
+/* BatchNorm with trainable gamma, beta and frozen statistics (bn.c). */
+#define LSCC_RT_BN(T, S)                                                                                              \
+    void lscc_rt_bn_fwd_##S(size_t n, size_t c, size_t hw, const T *x, const T *gamma, const T *beta, const T *mean,   \
+                            const T *invstd, T *y);                                                                   \
+    void lscc_rt_bn_bwd_##S(size_t n, size_t c, size_t hw, const T *x, const T *gamma, const T *mean,                 \
+                            const T *invstd, const T *dy, T *dx, T *dgamma, T *dbeta);
+LSCC_RT_BN(float, f32)
+LSCC_RT_BN(double, f64)
 /* Fills rt->err (code, printf-style message) and returns the code. */
 int lscc_rt_fail(lscc_rt_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -18,31 +18,35 @@ typedef struct eq_case {
     const char *input;  /* float64 | float32 | uint8 */
     int maxpool;        /* has MaxPool: see the float32 input gradient below */
     const char *before_maxpool; /* float32: parameters upstream of MaxPool (name prefix) */
+    int train_bn;       /* BatchNorm kept, gamma and beta trained (--train-bn-affine) */
 } eq_case;
 
 /* Tiles: from a whole-image tile (tile >= image) to dozens per image. */
 static const eq_case cases[] = {
-    {"syn_stride3_dil", "f64", 2, 517, 389, 120, 1, "float64", 0, NULL},
-    {"syn_stride3_dil", "f64", 1, 517, 389, 4096, 2, "float64", 0, NULL},
-    {"syn_stride3_dil", "f32", 2, 517, 389, 150, 3, "float32", 1, NULL},
-    {"syn_depthwise", "f64", 2, 517, 389, 60, 4, "float64", 0, NULL},
-    {"syn_pads", "f64", 2, 517, 389, 64, 5, "float64", 0, NULL},
-    {"syn_residual", "f64", 2, 517, 389, 48, 6, "float64", 0, NULL},
-    {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8", 0, NULL},
-    {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64", 0, NULL},
-    {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64", 0, NULL},
-    {"syn_layernorm", "f64", 2, 517, 389, 40, 15, "float64", 0, NULL},
-    {"syn_shuffle", "f64", 2, 517, 389, 70, 18, "float64", 0, NULL},
-    {"syn_layernorm", "f32", 1, 517, 389, 200, 16, "float32", 0, NULL},
+    {"syn_stride3_dil", "f64", 2, 517, 389, 120, 1, "float64", 0, NULL, 0},
+    {"syn_stride3_dil", "f64", 1, 517, 389, 4096, 2, "float64", 0, NULL, 0},
+    {"syn_stride3_dil", "f32", 2, 517, 389, 150, 3, "float32", 1, NULL, 0},
+    {"syn_depthwise", "f64", 2, 517, 389, 60, 4, "float64", 0, NULL, 0},
+    {"syn_pads", "f64", 2, 517, 389, 64, 5, "float64", 0, NULL, 0},
+    {"syn_residual", "f64", 2, 517, 389, 48, 6, "float64", 0, NULL, 0},
+    {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8", 0, NULL, 0},
+    {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64", 0, NULL, 0},
+    {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64", 0, NULL, 0},
+    {"syn_layernorm", "f64", 2, 517, 389, 40, 15, "float64", 0, NULL, 0},
+    {"syn_shuffle", "f64", 2, 517, 389, 70, 18, "float64", 0, NULL, 0},
+    {"syn_layernorm", "f32", 1, 517, 389, 200, 16, "float32", 0, NULL, 0},
     /* torchvision backbones: receptive fields of 435 (resnet18), 491
        (mobilenet_v2) and 2071 (densenet121) pixels bound the tile from below */
-    {"resnet18", "f64", 1, 517, 389, 700, 10, "float64", 0, NULL},
-    {"resnet18", "f32", 2, 517, 389, 4096, 11, "float32", 1, "conv1."},
-    {"mobilenet_v2", "f64", 2, 517, 389, 700, 12, "float64", 0, NULL},
-    {"densenet121", "f64", 1, 517, 389, 4096, 13, "float64", 0, NULL},
-    {"densenet121", "f32", 1, 517, 389, 4096, 14, "float32", 1, "features.conv0."},
+    {"resnet18", "f64", 1, 517, 389, 700, 10, "float64", 0, NULL, 0},
+    {"resnet18", "f32", 2, 517, 389, 4096, 11, "float32", 1, "conv1.", 0},
+    {"mobilenet_v2", "f64", 2, 517, 389, 700, 12, "float64", 0, NULL, 0},
+    {"densenet121", "f64", 1, 517, 389, 4096, 13, "float64", 0, NULL, 0},
+    {"densenet121", "f32", 1, 517, 389, 4096, 14, "float32", 1, "features.conv0.", 0},
     /* channels-last blocks (Transpose, LayerNorm, Linear, GELU); RF 1688 */
-    {"convnext_tiny", "f64", 1, 224, 160, 4096, 17, "float64", 0, NULL},
+    {"convnext_tiny", "f64", 1, 224, 160, 4096, 17, "float64", 0, NULL, 0},
+    /* BatchNorm with trainable gamma and beta and frozen statistics */
+    {"syn_residual", "f64", 2, 517, 389, 48, 19, "float64", 0, NULL, 1},
+    {"resnet18", "f64", 2, 300, 260, 4096, 20, "float64", 0, NULL, 1},
 };
 
 static const char *tmp_root(void) {
@@ -134,7 +138,8 @@ START_TEST(equivalence) {
     const char *py = env_or_skip("LSCC_PYTHON"), *dir = env_or_skip("LSCC_TEST_PY"), *lscc = env_or_skip("LSCC_BIN");
     char work[1024], script[1200], nb[16], hb[16], wb[16], sb[16], tb[16], gen[1200], build[1300], runner[1400],
         outd[1200], onnx[1200], x[1200], g[1200], tag[256];
-    snprintf(tag, sizeof tag, "%s_%s_n%d_%dx%d_t%d", c->model, c->prec, c->n, c->h, c->w, c->tile);
+    snprintf(tag, sizeof tag, "%s_%s_n%d_%dx%d_t%d%s", c->model, c->prec, c->n, c->h, c->w, c->tile,
+             c->train_bn ? "_bn" : "");
     snprintf(work, sizeof work, "%.700s/%.250s", tmp_root(), tag);
     snprintf(script, sizeof script, "%s/equiv_ref.py", dir);
     snprintf(nb, sizeof nb, "%d", c->n);
@@ -143,11 +148,12 @@ START_TEST(equivalence) {
     snprintf(sb, sizeof sb, "%d", c->seed);
     snprintf(tb, sizeof tb, "%d", c->tile);
     char *ref_argv[] = {(char *)py, script, (char *)c->model, work, "--batch", nb, "--height", hb, "--width", wb,
-                        "--seed", sb, "--input-dtype", (char *)c->input, NULL};
+                        "--seed", sb, "--input-dtype", (char *)c->input, c->train_bn ? "--keep-bn" : NULL, NULL};
     run_ok(ref_argv, "equiv_ref.py (PyTorch reference)");
     snprintf(onnx, sizeof onnx, "%s/model.onnx", work);
     snprintf(gen, sizeof gen, "%s/gen", work);
-    char *lscc_argv[] = {(char *)lscc, onnx, "--tile", tb, "-o", gen, "--precision", (char *)c->prec, "--name", "net", NULL};
+    char *lscc_argv[] = {(char *)lscc, onnx, "--tile", tb, "-o", gen, "--precision", (char *)c->prec, "--name", "net",
+                         c->train_bn ? "--train-bn-affine" : NULL, NULL};
     run_ok(lscc_argv, "lscc");
     snprintf(build, sizeof build, "%s/build", gen);
     const char *cmake = getenv("LSCC_CMAKE") ? getenv("LSCC_CMAKE") : "/usr/bin/cmake";

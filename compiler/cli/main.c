@@ -11,6 +11,7 @@
 static const char usage[] =
     "usage: lscc MODEL.onnx [--tile N] [-o DIR] [--explain[=json]] [--split TENSOR]\n"
     "            [--image HxW] [--batch N] [--precision f32|f64] [--name NAME]\n"
+    "            [--train-bn-affine]\n"
     "       lscc --help | --version\n";
 
 static const char help[] =
@@ -36,6 +37,9 @@ static const char help[] =
     "                   convolutions through oneDNN) or f64 (plain C, for exactness)\n"
     "  --name NAME      prefix of every generated symbol and file (default: the\n"
     "                   model file's name, sanitized)\n"
+    "  --train-bn-affine  keep BatchNormalization as its own op with gamma and beta\n"
+    "                   trainable and the statistics frozen (default: fold it into\n"
+    "                   the convolution before it, as frozen BN)\n"
     "  --explain        print the plan as a table: per backbone tensor its op,\n"
     "                   symbolic shape, region per tile, halo (top,bottom / left,\n"
     "                   right), cumulative stride, receptive field and MB\n"
@@ -141,7 +145,7 @@ static int emit(const lscc_plan *p, const char *model, const char *name, const c
     lscc_diag_init(&d);
     lscc_prog *g = NULL;
     lscc_emit_options eo = {name, outdir, f64, cmd};
-    lscc_status st = lscc_lower(p, 0, &g, &d);
+    lscc_status st = lscc_lower(p, p->opt.train_bn_affine, &g, &d);
     if (!st) st = lscc_emit_c(g, &eo, &d);
     if (st) fprintf(stderr, "lscc: %s: %s\n%s", model, lscc_status_name(st), d.text ? d.text : "");
     else
@@ -154,7 +158,7 @@ static int emit(const lscc_plan *p, const char *model, const char *name, const c
 }
 
 int main(int argc, char **argv) {
-    lscc_options opt = {NULL, 2048, 0, 0, 1};
+    lscc_options opt = {NULL, 2048, 0, 0, 1, 0};
     const char *model = NULL, *outdir = NULL, *v;
     int explain = 0; /* 1 text, 2 json */
     int f64 = 0;
@@ -177,6 +181,8 @@ int main(int argc, char **argv) {
             if (parse_int(v, 1, 1 << 20, &opt.batch)) return usage_error("--batch wants a positive count, not '%s'", v);
         } else if ((v = opt_value(argc, argv, &i, "--image"))) {
             if (parse_size(v, &opt.image_h, &opt.image_w)) return usage_error("--image wants HxW, e.g. 8192x8192, not '%s'", v);
+        } else if (strcmp(a, "--train-bn-affine") == 0) {
+            opt.train_bn_affine = 1;
         } else if ((v = opt_value(argc, argv, &i, "--precision"))) {
             if (strcmp(v, "f32") && strcmp(v, "f64")) return usage_error("--precision wants f32 or f64, not '%s'", v);
             f64 = !strcmp(v, "f64");

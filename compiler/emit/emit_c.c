@@ -198,6 +198,11 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
     }
     case LK_AFFINE:
         out(e, "        size_t n_, c_, hw_;\n        lscc_rt_bcast(rt, %d, 1, &n_, &c_, &hw_);\n", y);
+        if (o->flag) {
+            out(e, "        lscc_rt_bn_fwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_W(%d), %s_W(%d), "
+                "%s_W(%d), %s_B(%d));\n", S, P, x, y, P, o->w, P, o->b, P, o->mean, P, o->invstd, P, y);
+            break;
+        }
         out(e, "        lscc_affine_fwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_W(%d), "
             "%s_B(%d));\n", S, P, x, y, P, o->w, P, o->b, P, y);
         break;
@@ -298,6 +303,13 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
     case LK_AFFINE:
         out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n", P, x, y);
         out(e, "        lscc_rt_bcast(rt, %d, 1, &n_, &c_, &hw_);\n", y);
+        if (o->flag) {
+            out(e, "        lscc_rt_bn_bwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_W(%d), %s_W(%d), "
+                "%s_G(%d), gx, %s_WG(%d), %s_WG(%d));\n", S, P, x, y, P, o->w, P, o->mean, P, o->invstd, P, y, P, o->w,
+                P, o->b);
+            out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
+            break;
+        }
         out(e, "        lscc_affine_bwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_G(%d), gx, "
             "%s_WG(%d), %s_WG(%d));\n", S, P, x, y, P, o->w, P, y, P, o->w, P, o->b);
         out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);

@@ -124,7 +124,7 @@ static lscc_lop *new_op(lower *L, lscc_lk kind, int node, int bb) {
     o->kind = kind;
     o->node = node;
     o->bb = bb;
-    o->w = o->b = -1;
+    o->w = o->b = o->mean = o->invstd = -1;
     return o;
 }
 
@@ -426,6 +426,30 @@ static int lower_node(lower *L, int i) {
         }
         double eps = lscc_attr_float(n, "epsilon", 1e-5);
         char name[700];
+        if (L->train_bn_affine) {
+            /* y = (x - mean) * invstd * gamma + beta: gamma and beta trainable,
+               the statistics frozen */
+            for (int k = 1; k < 5; k++)
+                if (n->ninputs <= k || !is_const(g, n->inputs[k])) {
+                    bad(L, n, "BatchNormalization needs constant parameters and statistics%s", NULL);
+                    return 0;
+                }
+            lscc_lop *o = new_op(L, LK_AFFINE, i, bb);
+            if (!o || set_inputs(L, o, &x, 1, bb) || (o->out = ltensor(L, y, bb)) < 0) return -1;
+            if ((o->w = buffer_from(L, n->inputs[1], 1, NULL)) < 0 || (o->b = buffer_from(L, n->inputs[2], 1, NULL)) < 0 ||
+                (o->mean = buffer_from(L, n->inputs[3], 0, NULL)) < 0)
+                return -1;
+            snprintf(name, sizeof name, "%s::invstd", n->name);
+            if ((o->invstd = buffer_new(L, name, (size_t)c)) < 0) return -1;
+            for (int64_t k = 0; k < c; k++) {
+                double v = 0;
+                lscc_tensor_get(&g->tensors[n->inputs[4]], (size_t)k, &v);
+                L->g->buf[o->invstd].vals[k] = 1 / sqrt(v + eps);
+            }
+            o->bc = c;
+            o->flag = 1;
+            return 0;
+        }
         lscc_lop *o = new_op(L, LK_AFFINE, i, bb);
         if (!o || set_inputs(L, o, &x, 1, bb) || (o->out = ltensor(L, y, bb)) < 0) return -1;
         snprintf(name, sizeof name, "%s::scale", n->name);

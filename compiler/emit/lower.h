@@ -24,6 +24,7 @@ typedef struct lscc_lop {
     int *in;           /* lowered tensor indices */
     int out;
     int w, b;          /* buffer indices, -1 = none */
+    int mean, invstd;  /* trainable BatchNorm: frozen statistics (buffers) */
     lscc_un un;
     char bop;          /* '+', '-', '*', '/' */
     double a0, a1;     /* alpha/beta, clip bounds, pad fill, eps, gemm alpha/beta */

@@ -13,7 +13,7 @@ lscc_status lscc_model_load(const char *path, const lscc_options *opt, lscc_mode
     lscc_status st = m->path ? LSCC_OK : lscc_error(d, LSCC_E_NOMEM, "out of memory");
     if (!st) st = lscc_load_onnx(path, &m->g, d);
     if (!st) st = lscc_infer_shapes(m->g, d);
-    if (!st) st = lscc_fold_batchnorm(m->g, &m->nfolded_bn, d);
+    if (!st && !(opt && opt->train_bn_affine)) st = lscc_fold_batchnorm(m->g, &m->nfolded_bn, d);
     if (!st) st = lscc_locality_pass(m->g, d);
     if (!st) st = lscc_split_graph(m->g, opt ? opt->split : NULL, opt ? opt->image_h : 0, opt ? opt->image_w : 0,
                                    &m->split, d);

@@ -21,6 +21,7 @@ typedef struct lscc_options {
     int64_t tile;         /* --tile: largest input region side, in image pixels */
     int64_t image_h, image_w; /* --image, 0 = not given */
     int64_t batch;        /* N for byte counts (default 1) */
+    int train_bn_affine;  /* keep BatchNorm unfolded, gamma and beta trainable */
 } lscc_options;
 
 /* Per tensor, per spatial axis (0 = H, 1 = W). */

@@ -324,7 +324,7 @@ class BackboneTap:
 # ONNX export and checks
 # --------------------------------------------------------------------------
 
-def export(model, path):
+def export(model, path, keep_bn=False):
     """Traced on a fixed small image, so that the file depends on the weights
     only (N, H and W are dynamic)."""
     dummy = torch.randn(*PROBE_SHAPE, generator=_gen(0, "dummy"))
@@ -332,7 +332,8 @@ def export(model, path):
         warnings.simplefilter("ignore")
         torch.onnx.export(model.eval(), dummy, path, opset_version=OPSET,
                           do_constant_folding=False,
-                          training=torch.onnx.TrainingMode.EVAL,
+                          training=(torch.onnx.TrainingMode.PRESERVE if keep_bn
+                                    else torch.onnx.TrainingMode.EVAL),
                           input_names=["image"], output_names=["output"],
                           dynamic_axes={"image": {0: "N", 2: "H", 3: "W"}})
 
@@ -405,6 +406,9 @@ def main(argv=None):
     ap.add_argument("--width", type=int, default=224)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--input-dtype", choices=("float64", "float32", "uint8"), default="float64")
+    ap.add_argument("--keep-bn", action="store_true",
+                    help="no Conv+BN fusion: BatchNorm stays (exported with TrainingMode.PRESERVE) and its "
+                         "weight and bias count as trainable (lscc --train-bn-affine)")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     t0 = time.perf_counter()
@@ -421,7 +425,7 @@ def main(argv=None):
     # 1-2. model, random weights, Conv+BN fusion ---------------------------
     model, backbone = build(a.name, a.seed)
     randomize(model, a.seed)
-    pairs = fusible_pairs(model)
+    pairs = [] if a.keep_bn else fusible_pairs(model)
     fused_names = [[_name_of(model, cv), _name_of(model, bn)] for cv, bn in pairs]
     fuse(model, backbone, pairs)
     model.float().eval()          # 3. float32 parameters and buffers
@@ -438,7 +442,7 @@ def main(argv=None):
 
     # 3. ONNX export -------------------------------------------------------
     onnx_path = os.path.join(out_dir, "model.onnx")
-    export(model, onnx_path)
+    export(model, onnx_path, a.keep_bn)
     check_onnx(onnx_path, model)
     lap("export")
 
@@ -492,7 +496,7 @@ def main(argv=None):
     for pn, p in model.named_parameters():
         grad = p.grad if p.grad is not None else torch.zeros_like(p)
         np.save(os.path.join(ref_dir, "grad", pn + ".npy"), grad.numpy())
-        params[pn] = {"shape": list(p.shape), "kind": "bn" if pn in bn_params else "other"}
+        params[pn] = {"shape": list(p.shape), "kind": "bn" if pn in bn_params and not a.keep_bn else "other"}
     with open(os.path.join(ref_dir, "params.json"), "w") as f:
         json.dump(params, f, indent=1)
 
