@@ -208,10 +208,91 @@ START_TEST(equivalence) {
 }
 END_TEST
 
+/* The runner refuses bad inputs with a message and a nonzero exit: wrong
+ * rank, channel count, dtype, truncated data, a gradient of the wrong shape,
+ * missing files, a corrupt weights file. Uses case 0's generated code. */
+static void write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void expect_refusal(char *const argv[], const char *what, const char *needle) {
+    char *out = NULL;
+    int rc = run_capture(argv, &out);
+    ck_assert_msg(rc != 0 && rc < 128, "%s: exit %d (want a nonzero exit, no signal)\n%s", what, rc, out ? out : "");
+    ck_assert_msg(out && strstr(out, "error") && strstr(out, needle), "%s: no message naming '%s':\n%s", what, needle,
+                  out ? out : "");
+    free(out);
+}
+
+START_TEST(runner_refuses_bad_input) {
+    const eq_case *c = &cases[0];
+    char work[1024], runner[1200], x[1200], g[1200], bad[1200], outd[1200], tag[256], msg[512];
+    snprintf(tag, sizeof tag, "%s_%s_n%d_%dx%d_t%d", c->model, c->prec, c->n, c->h, c->w, c->tile);
+    snprintf(work, sizeof work, "%.700s/%.250s", tmp_root(), tag);
+    snprintf(runner, sizeof runner, "%s/gen/build/net_run", work);
+    snprintf(x, sizeof x, "%s/x.npy", work);
+    snprintf(g, sizeof g, "%s/g.npy", work);
+    snprintf(bad, sizeof bad, "%s/bad.npy", work);
+    snprintf(outd, sizeof outd, "%s/out_bad", work);
+    FILE *probe = fopen(runner, "rb");
+    if (!probe) {
+        fprintf(stderr, "runner_refuses_bad_input: %s not built (case 0 failed or was filtered)\n", runner);
+        return;
+    }
+    fclose(probe);
+    double v[2 * 3 * 5 * 7];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) v[i] = (double)(i % 7) - 3.5;
+    int64_t d3[3] = {3, 5, 7}, d4c[4] = {1, 2, 5, 7}, dg[2] = {3, 3};
+    char *argv_x[] = {runner, "--input", bad, "--out", outd, NULL};
+    ck_assert_int_eq(lscc_npy_write(bad, LSCC_NPY_F64, 3, d3, v, msg, sizeof msg), 0);
+    expect_refusal(argv_x, "rank-3 input", "rank");
+    ck_assert_int_eq(lscc_npy_write(bad, LSCC_NPY_F64, 4, d4c, v, msg, sizeof msg), 0);
+    expect_refusal(argv_x, "2-channel input", "channels");
+    char buf[512];
+    const char *dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 3, 2, 2), }";
+    memcpy(buf, "\x93NUMPY\x01\x00\x76\x00", 10); /* version 1.0, header of 118 bytes */
+    memset(buf + 10, ' ', 118);
+    memcpy(buf + 10, dict, strlen(dict));
+    buf[127] = '\n';
+    memset(buf + 128, 1, 48);
+    write_file(bad, buf, 128 + 48);
+    expect_refusal(argv_x, "int32 input", "i4");
+    FILE *f = fopen(x, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    write_file(bad, buf, n);
+    expect_refusal(argv_x, "truncated input", "truncated");
+    char *argv_missing[] = {runner, "--input", "/nonexistent/x.npy", "--out", outd, NULL};
+    expect_refusal(argv_missing, "missing input", "nonexistent");
+    ck_assert_int_eq(lscc_npy_write(bad, LSCC_NPY_F64, 2, dg, v, msg, sizeof msg), 0);
+    char *argv_g[] = {runner, "--input", x, "--grad-output", bad, "--out", outd, NULL};
+    expect_refusal(argv_g, "gradient of the wrong shape", "shape");
+    char wpath[1300], wbad[1300];
+    snprintf(wpath, sizeof wpath, "%s/gen/net.weights", work);
+    snprintf(wbad, sizeof wbad, "%s/bad.weights", work);
+    f = fopen(wpath, "rb");
+    ck_assert_ptr_nonnull(f);
+    char wb[4096];
+    n = fread(wb, 1, sizeof wb, f);
+    fclose(f);
+    wb[n - 1] ^= 0x40; /* one flipped bit in the data */
+    write_file(wbad, wb, n);
+    char *argv_w[] = {runner, "--input", x, "--weights", wbad, "--out", outd, NULL};
+    expect_refusal(argv_w, "corrupt weights", "weights");
+    char *argv_use[] = {runner, "--bogus", NULL};
+    expect_refusal(argv_use, "unknown option", "bogus");
+}
+END_TEST
+
 static void add(TCase *tc) {
     const char *only = getenv("LSCC_EQUIV_ONLY");
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
         if (!only || strstr(cases[i].model, only)) tcase_add_loop_test(tc, equivalence, i, i + 1);
+    tcase_add_test(tc, runner_refuses_bad_input);
 }
 
 int main(void) { return run_suite("equivalence", add, 3000); }
