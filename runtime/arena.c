@@ -45,7 +45,7 @@ int lscc_rt_arena(lscc_rt *rt) {
         free(s);
         return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
     }
-    int64_t biggest = 0, acts = 0;
+    int64_t acts = 0;
     for (int t = 0; t < nt; t++) {
         const lscc_rt_tensor *d = &m->tensors[t];
         if (!d->bb) continue;
@@ -53,7 +53,20 @@ int lscc_rt_arena(lscc_rt *rt) {
         s[t].size = d->c * (d->side[0] < h ? d->side[0] : h) * (d->side[1] < w ? d->side[1] : w);
         s[t].start = d->live[0];
         s[t].end = d->live[1];
-        if (s[t].size > biggest) biggest = s[t].size;
+    }
+    /* Scratch holds an input cut to a pointwise op's smaller output region
+       (lscc_rt_view): only where a tensor's region exceeds its pointwise
+       consumer's (residual inputs), the consumer's region times the input's
+       channels. */
+    int64_t biggest = 0;
+    for (int r = 0; r < m->nrules; r++) {
+        const lscc_rt_rule *u = &m->rules[r];
+        if (u->k[0] != 1 || u->k[1] != 1 || u->s[0] != 1 || u->s[1] != 1 || u->p0[0] || u->p0[1]) continue;
+        const lscc_rt_tensor *ti = &m->tensors[u->in], *to = &m->tensors[u->out];
+        if (ti->side[0] == to->side[0] && ti->side[1] == to->side[1]) continue;
+        int64_t h = rt->dims[u->out * LSCC_RT_MAXRANK + 2], w = rt->dims[u->out * LSCC_RT_MAXRANK + 3];
+        int64_t need = ti->c * (to->side[0] < h ? to->side[0] : h) * (to->side[1] < w ? to->side[1] : w);
+        if (need > biggest) biggest = need;
     }
     int64_t infer = place(s, nt, 0);
     for (int t = 0; t < nt; t++) {
@@ -74,7 +87,8 @@ int lscc_rt_arena(lscc_rt *rt) {
     size_t total = (size_t)(train > infer ? train : infer) * (size_t)rt->n;
     rt->arena_bytes = (total + 4 * (size_t)biggest * (size_t)rt->n) * es;
     rt->arena = calloc(total ? total : 1, es);
-    for (int k = 0; k < 4; k++) rt->scratch[k] = calloc((size_t)biggest * (size_t)rt->n + 1, es);
+    rt->scratch_cap = (size_t)biggest * (size_t)rt->n + 1;
+    for (int k = 0; k < 4; k++) rt->scratch[k] = calloc(rt->scratch_cap, es);
     if (!rt->arena || !rt->scratch[0] || !rt->scratch[1] || !rt->scratch[2] || !rt->scratch[3])
         return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate the %.1f MB tile arena", m->name,
                             (double)rt->arena_bytes / 1e6);

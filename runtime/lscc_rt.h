@@ -166,6 +166,7 @@ struct lscc_rt {
     int64_t *off;            /* per tensor: inference, training, gradient offsets (elements) */
     size_t arena_bytes;
     void *scratch[4];
+    size_t scratch_cap;      /* elements per scratch slot */
     void *weights;           /* all buffers, in the weights-file layout */
     void *grads;             /* gradients of trainable buffers, same layout */
     lscc_param *params;

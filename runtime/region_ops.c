@@ -1,6 +1,7 @@
 /* Region views, Concat and Pad over tile regions (the data movement of the
  * backbone). A tensor's buffer holds its region of the current tile,
  * n x c x rows x cols; an op reads its inputs over its output's region. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "rt_impl.h"
@@ -38,21 +39,43 @@ static void move(lscc_rt *rt, int in, int out, void *ib, void *ob, int64_t c, in
             }
 }
 
+/* Scratch slot `slot` with room for n elements. The arena plan sizes the
+ * slots for every view the model makes; growing is a safety net that keeps
+ * results right should a tile ever need more. */
+static void *scratch(lscc_rt *rt, int slot, size_t n) {
+    if (n > rt->scratch_cap) {
+        for (int k = 0; k < 4; k++) {
+            void *p = realloc(rt->scratch[k], n * (size_t)rt->m->esize);
+            if (!p) {
+                lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory growing the tile scratch", rt->m->name);
+                return NULL;
+            }
+            rt->scratch[k] = p;
+        }
+        rt->scratch_cap = n;
+    }
+    return rt->scratch[slot];
+}
+
 void *lscc_rt_view(lscc_rt *rt, int in, int out, int slot) {
     if (!rt->m->tensors[in].bb || !rt->m->tensors[out].bb || rt->box[4 * in] < 0 || same_box(rt, in, out))
         return rt->b[in];
     int64_t c = rt->m->tensors[in].c;
-    move(rt, in, out, rt->b[in], rt->scratch[slot], c, c, 0, 0);
-    return rt->scratch[slot];
+    void *v = scratch(rt, slot, (size_t)rt->n * (size_t)c * lscc_rt_hw(rt, out));
+    if (!v) return rt->b[in]; /* rt->err is set: the sweep stops after this tile */
+    move(rt, in, out, rt->b[in], v, c, c, 0, 0);
+    return v;
 }
 
 void *lscc_rt_gview(lscc_rt *rt, int in, int out, int slot) {
     if (!rt->g[in]) return NULL;
     if (!rt->m->tensors[in].bb || !rt->m->tensors[out].bb || rt->box[4 * in] < 0 || same_box(rt, in, out))
         return rt->g[in];
-    memset(rt->scratch[slot], 0, (size_t)rt->n * (size_t)rt->m->tensors[in].c * lscc_rt_hw(rt, out) *
-                                     (size_t)rt->m->esize);
-    return rt->scratch[slot];
+    size_t n = (size_t)rt->n * (size_t)rt->m->tensors[in].c * lscc_rt_hw(rt, out);
+    void *v = scratch(rt, slot, n);
+    if (!v) return rt->g[in];
+    memset(v, 0, n * (size_t)rt->m->esize);
+    return v;
 }
 
 void lscc_rt_gview_done(lscc_rt *rt, int in, int out, void *gv) {

@@ -206,6 +206,8 @@ void lscc_rt_zero_grad(lscc_rt *rt) {
 /* ---- the sweeps ---- */
 
 static int check_image(lscc_rt *rt, const lscc_image *x) {
+    rt->err.code = 0; /* a new call: forget the last error */
+    rt->err.msg[0] = 0;
     if (!x || !x->read) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no image source", rt->m->name);
     const int im = rt->m->image;
     if (x->n != rt->n || x->c != dim(rt, im, 1) || x->h != dim(rt, im, 2) || x->w != dim(rt, im, 3))
@@ -291,7 +293,7 @@ int lscc_rt_stream_forward(lscc_rt *rt, const lscc_image *x, void *y) {
             int64_t tb[4];
             tile_box(rt, i, j, tb);
             regions(rt, tb[0], tb[1], tb[2], tb[3]);
-            if ((st = read_image(rt, x)) || (st = rt->m->tile_forward(rt))) return st;
+            if ((st = read_image(rt, x)) || (st = rt->m->tile_forward(rt)) || (st = rt->err.code)) return st;
             copy_box(rt, rt->m->tensors[ys].c, tb, rt->b[ys], full, y, tb, 0);
             if ((st = progress(rt, "forward", i * nx + j + 1, ny * nx))) return st;
         }
@@ -317,10 +319,10 @@ int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, vo
             tile_box(rt, i, j, tb);
             regions(rt, tb[0], tb[1], tb[2], tb[3]);
             /* recompute the tile's forward (gradient checkpointing) */
-            if ((st = read_image(rt, x)) || (st = m->tile_forward(rt))) return st;
+            if ((st = read_image(rt, x)) || (st = m->tile_forward(rt)) || (st = rt->err.code)) return st;
             /* seed with G[T]: the partial loss <G[T], Y[T]> */
             copy_box(rt, m->tensors[ys].c, full, dy, tb, rt->g[ys], tb, 0);
-            if ((st = m->tile_backward(rt, dx != NULL))) return st;
+            if ((st = m->tile_backward(rt, dx != NULL)) || (st = rt->err.code)) return st;
             if (dx && rt->box[4 * im] >= 0)
                 copy_box(rt, m->tensors[im].c, &rt->box[4 * im], rt->g[im], xfull, dx, &rt->box[4 * im], 1);
             if ((st = progress(rt, "backward", i * nx + j + 1, ny * nx))) return st;
@@ -345,6 +347,7 @@ static void point_head(lscc_rt *rt, const void *y, void *dy) {
 }
 
 int lscc_rt_head_forward(lscc_rt *rt, const void *y, void *out) {
+    rt->err.code = 0;
     if (!y || !out) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
     point_head(rt, y, NULL);
     int st = rt->m->head_forward(rt);
@@ -357,6 +360,7 @@ int lscc_rt_head_forward(lscc_rt *rt, const void *y, void *out) {
 }
 
 int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy) {
+    rt->err.code = 0;
     if (!y || !dout || !dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
     const lscc_rt_model *m = rt->m;
     size_t es = (size_t)m->esize;
