@@ -161,6 +161,7 @@ struct lscc_rt {
     int64_t *dims;           /* [ntensors * 8] */
     int *rank;
     int64_t *box;            /* current tile: [ntensors * 4] y0, y1, x0, x1; -1 = not in this tile */
+    int interior;            /* the current tile is interior: compile-time windows apply */
     void **b, **g;           /* per tensor: data and gradient (tile region or whole head tensor) */
     void *arena;
     int64_t *off;            /* per tensor: inference, training, gradient offsets (elements) */
@@ -200,8 +201,10 @@ size_t lscc_rt_numel(const lscc_rt *rt, int t);
 size_t lscc_rt_count(const lscc_rt *rt, int t);
 /* Rows x cols of t's current region. */
 size_t lscc_rt_hw(const lscc_rt *rt, int t);
-/* The window of a Conv/pool for the current tile's regions. */
-void lscc_rt_win(const lscc_rt *rt, const lscc_rt_geo *geo, int64_t oc, lscc_win2d *w);
+/* The window of a Conv/pool for the current tile: the compile-time interior
+ * window (wint, batch filled in) on interior tiles, else computed from the
+ * tile's clipped regions and geo. */
+void lscc_rt_win(const lscc_rt *rt, const lscc_rt_geo *geo, const lscc_win2d *wint, int64_t oc, lscc_win2d *w);
 /* Buffer of tensor `in` cut to the region of `out`: in's own buffer when
  * the regions are equal, else a copy in scratch slot `slot`. */
 void *lscc_rt_view(lscc_rt *rt, int in, int out, int slot);

@@ -53,6 +53,8 @@ void *lscc_rt_bufgrad(const lscc_rt *rt, int k) {
 
 /* ---- regions ---- */
 
+static int interior(const lscc_rt *rt);
+
 /* The exact region of every backbone tensor for the output box of the split
  * tensor: the reverse walk of DESIGN.md section 2, clipped to each tensor,
  * with the bounding box over consumers. Matches lscc_plan_regions. */
@@ -65,6 +67,7 @@ static void regions(lscc_rt *rt, int64_t y0, int64_t y1, int64_t x0, int64_t x1)
     box[4 * y + 1] = y1;
     box[4 * y + 2] = x0;
     box[4 * y + 3] = x1;
+    rt->interior = 0;
     for (int r = m->nrules - 1; r >= 0; r--) {
         const lscc_rt_rule *u = &m->rules[r];
         const int64_t *ob = &box[4 * u->out];
@@ -88,9 +91,26 @@ static void regions(lscc_rt *rt, int64_t y0, int64_t y1, int64_t x0, int64_t x1)
             if (nb[3] > b[3]) b[3] = nb[3];
         }
     }
+    rt->interior = interior(rt);
 }
 
-void lscc_rt_win(const lscc_rt *rt, const lscc_rt_geo *g, int64_t oc, lscc_win2d *w) {
+/* Interior: every region of the tile has the interior size (clipping or a
+ * short last tile would make one smaller). */
+static int interior(const lscc_rt *rt) {
+    for (int t = 0; t < rt->m->ntensors; t++) {
+        const lscc_rt_tensor *d = &rt->m->tensors[t];
+        const int64_t *b = &rt->box[4 * t];
+        if (d->bb && b[0] >= 0 && (b[1] - b[0] != d->side[0] || b[3] - b[2] != d->side[1])) return 0;
+    }
+    return 1;
+}
+
+void lscc_rt_win(const lscc_rt *rt, const lscc_rt_geo *g, const lscc_win2d *wint, int64_t oc, lscc_win2d *w) {
+    if (rt->interior && wint) {
+        *w = *wint;
+        w->n = (int)rt->n;
+        return;
+    }
     const int64_t *ib = &rt->box[4 * g->in], *ob = &rt->box[4 * g->out];
     memset(w, 0, sizeof *w);
     w->n = (int)rt->n;

@@ -172,7 +172,8 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
     case LK_CONV:
     case LK_MAXPOOL:
     case LK_AVGPOOL:
-        out(e, "        lscc_win2d w;\n        lscc_rt_win(rt, &%s_geo[%d], %lld, &w);\n", P, geo, (long long)o->oc);
+        out(e, "        lscc_win2d w;\n        lscc_rt_win(rt, &%s_geo[%d], &%s_wint[%d], %lld, &w);\n", P, geo, P, geo,
+            (long long)o->oc);
         if (o->kind == LK_CONV) {
             out(e, "        lscc_rt_conv2d_fwd_%s(rt, &w, %s_B(%d), %s_W(%d), ", S, P, x, P, o->w);
             if (o->b >= 0) out(e, "%s_W(%d), ", P, o->b);
@@ -271,7 +272,8 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
     case LK_CONV:
     case LK_MAXPOOL:
     case LK_AVGPOOL:
-        out(e, "        lscc_win2d w;\n        lscc_rt_win(rt, &%s_geo[%d], %lld, &w);\n", P, geo, (long long)o->oc);
+        out(e, "        lscc_win2d w;\n        lscc_rt_win(rt, &%s_geo[%d], &%s_wint[%d], %lld, &w);\n", P, geo, P, geo,
+            (long long)o->oc);
         if (o->kind == LK_CONV) {
             out(e, "        if (%s_G(%d)) lscc_rt_conv2d_bwd_data_%s(rt, &w, %s_G(%d), %s_W(%d), %s_G(%d));\n", P, x, S, P,
                 y, P, o->w, P, x);
@@ -480,6 +482,28 @@ static void emit_tables(em *e) {
         out(e, "},\n");
     }
     if (!ng) out(e, "    {0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},\n");
+    out(e, "};\n\n");
+    /* Interior tiles (no region clipped by the image border, full output
+       tile) all have these windows: shapes and pads known at compile time.
+       Pads follow from the regions' closed forms: the input region of an
+       interior tile starts at A*S_in + lo_in, the output's at A*S_out +
+       lo_out with S_in = S_out * stride, so pt = lo_in + p0 - lo_out * s. */
+    out(e, "/* Interior-tile windows (n is the batch, set at run time) */\n");
+    out(e, "static const lscc_win2d %s_wint[%d] = {\n", P, ng ? ng : 1);
+    const lscc_plan *pl = g->p;
+    for (int i = 0; i < g->nop; i++) {
+        const lscc_lop *o = &g->op[i];
+        if (!(o->kind == LK_CONV || o->kind == LK_MAXPOOL || o->kind == LK_AVGPOOL)) continue;
+        const lscc_ltensor *ti = &g->t[o->in[0]], *to = &g->t[o->out];
+        const lscc_region *ri = &pl->reg[ti->ir], *ro = &pl->reg[to->ir];
+        out(e, "    {0, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, 0, %lld, 0, %lld},\n",
+            (long long)ti->c, (long long)ti->side[0], (long long)ti->side[1], (long long)o->oc, (long long)to->side[0],
+            (long long)to->side[1], (long long)o->geo[0], (long long)o->geo[1], (long long)o->geo[2],
+            (long long)o->geo[3], (long long)o->geo[4], (long long)o->geo[5],
+            (long long)(ri->lo[0] + o->geo[6] - ro->lo[0] * o->geo[2]),
+            (long long)(ri->lo[1] + o->geo[7] - ro->lo[1] * o->geo[3]), (long long)o->geo[10]);
+    }
+    if (!ng) out(e, "    {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},\n");
     out(e, "};\n\n");
     for (int i = 0; i < g->nop; i++) {
         const lscc_lop *o = &g->op[i];
