@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 #include <math.h>
 
@@ -24,12 +25,32 @@ static double peak_mb(void) {
     return (double)ru.ru_maxrss / 1024.0; /* KB on Linux */
 }
 
+/* A user-defined image source: the slide stays uint8 in memory and each tile
+ * region is normalized as it is read (x / 255 - mean) / std with ImageNet's
+ * statistics, as torchvision's models expect. */
+static int read_normalized(const lscc_image *img, int64_t y0, int64_t y1, int64_t x0, int64_t x1, lscc_dtype want,
+                           void *dst, lscc_rt_error *err) {
+    static const double mean[3] = {0.485, 0.456, 0.406}, sd[3] = {0.229, 0.224, 0.225};
+    if (want != LSCC_F32 && want != LSCC_F64) return lscc_rt_fail(err, LSCC_RT_E_ARG, "unsupported element type");
+    const unsigned char *px = img->data;
+    size_t k = 0;
+    for (int64_t p = 0; p < img->n * img->c; p++)
+        for (int64_t r = y0; r < y1; r++)
+            for (int64_t q = x0; q < x1; q++, k++) {
+                double v = (px[(size_t)((p * img->h + r) * img->w + q)] / 255.0 - mean[p % 3]) / sd[p % 3];
+                if (want == LSCC_F32) ((float *)dst)[k] = (float)v;
+                else ((double *)dst)[k] = v;
+            }
+    return 0;
+}
+
 static int progress(void *user, const char *phase, int64_t done, int64_t total) {
     double *t0 = user;
+    int tty = isatty(2); /* a live line on a terminal, a line per 8 tiles in a log */
     if (done == 1 || done == total || done % 8 == 0)
-        fprintf(stderr, "\r  %-8s tile %4lld / %lld  %6.1f s  peak RSS %6.0f MB", phase, (long long)done,
-                (long long)total, now() - *t0, peak_mb());
-    if (done == total) fputc('\n', stderr);
+        fprintf(stderr, "%s  %-8s tile %4lld / %lld  %6.1f s  peak RSS %6.0f MB%s", tty ? "\r" : "", phase,
+                (long long)done, (long long)total, now() - *t0, peak_mb(), tty ? "" : "\n");
+    if (done == total && tty) fputc('\n', stderr);
     return 0;
 }
 
@@ -81,7 +102,8 @@ int main(int argc, char **argv) {
     }
     lscc_image x;
     lscc_image_memory(&x, img, LSCC_U8, batch, 3, size, size);
-    printf("train_resnet18: %lld x 3 x %lld x %lld uint8 image (%.0f MB), backbone output %lld x %lld x %lld x %lld, "
+    x.read = read_normalized;
+    printf("train_resnet18: %lld x 3 x %lld x %lld uint8 image (%.0f MB, normalized tile by tile), backbone output %lld x %lld x %lld x %lld, "
            "%lld classes\n", (long long)batch, (long long)size, (long long)size, (double)npix / 1e6, (long long)yd[0],
            (long long)yd[1], (long long)yd[2], (long long)yd[3], (long long)od[1]);
     printf("  tiles of %lld x %lld backbone outputs: %lld x %lld tiles; context (weights, gradients, arena) "
