@@ -55,6 +55,7 @@ static int progress(void *user, const char *phase, int64_t done, int64_t total) 
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* keep the report in order with the progress lines */
     int64_t size = 8192, batch = 1;
     double lr = 0.01;
     const char *weights = RESNET18_WEIGHTS_FILE;
