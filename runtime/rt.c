@@ -189,7 +189,10 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
     }
     int st = lscc_rt_load_weights(rt, weights_path);
     if (st) return st;
-    if (m->esize == 4) rt->dnnl = lscc_rt_dnnl_create();
+    /* LSCC_DNNL=0 keeps float32 convolutions on the plain kernels (a
+       cross-check of oneDNN's results) */
+    const char *dn = getenv("LSCC_DNNL");
+    if (m->esize == 4 && !(dn && !strcmp(dn, "0"))) rt->dnnl = lscc_rt_dnnl_create();
     return LSCC_RT_OK;
 }
 

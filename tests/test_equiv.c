@@ -16,37 +16,36 @@ typedef struct eq_case {
     const char *prec;   /* f32 | f64 */
     int n, h, w, tile, seed;
     const char *input;  /* float64 | float32 | uint8 */
-    int maxpool;        /* has MaxPool: see the float32 input gradient below */
-    const char *before_maxpool; /* float32: parameters upstream of MaxPool (name prefix) */
     int train_bn;       /* BatchNorm kept, gamma and beta trained (--train-bn-affine) */
 } eq_case;
 
 /* Tiles: from a whole-image tile (tile >= image) to dozens per image. */
 static const eq_case cases[] = {
-    {"syn_stride3_dil", "f64", 2, 517, 389, 120, 1, "float64", 0, NULL, 0},
-    {"syn_stride3_dil", "f64", 1, 517, 389, 4096, 2, "float64", 0, NULL, 0},
-    {"syn_stride3_dil", "f32", 2, 517, 389, 150, 3, "float32", 1, NULL, 0},
-    {"syn_depthwise", "f64", 2, 517, 389, 60, 4, "float64", 0, NULL, 0},
-    {"syn_pads", "f64", 2, 517, 389, 64, 5, "float64", 0, NULL, 0},
-    {"syn_residual", "f64", 2, 517, 389, 48, 6, "float64", 0, NULL, 0},
-    {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8", 0, NULL, 0},
-    {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64", 0, NULL, 0},
-    {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64", 0, NULL, 0},
-    {"syn_layernorm", "f64", 2, 517, 389, 40, 15, "float64", 0, NULL, 0},
-    {"syn_shuffle", "f64", 2, 517, 389, 70, 18, "float64", 0, NULL, 0},
-    {"syn_layernorm", "f32", 1, 517, 389, 200, 16, "float32", 0, NULL, 0},
+    {"syn_stride3_dil", "f64", 2, 517, 389, 120, 1, "float64", 0},
+    {"syn_stride3_dil", "f64", 1, 517, 389, 4096, 2, "float64", 0},
+    {"syn_stride3_dil", "f32", 2, 517, 389, 150, 3, "float32", 0},
+    {"syn_depthwise", "f64", 2, 517, 389, 60, 4, "float64", 0},
+    {"syn_pads", "f64", 2, 517, 389, 64, 5, "float64", 0},
+    {"syn_residual", "f64", 2, 517, 389, 48, 6, "float64", 0},
+    {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8", 0},
+    {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64", 0},
+    {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64", 0},
+    {"syn_layernorm", "f64", 2, 517, 389, 40, 15, "float64", 0},
+    {"syn_shuffle", "f64", 2, 517, 389, 70, 18, "float64", 0},
+    {"syn_layernorm", "f32", 1, 517, 389, 200, 16, "float32", 0},
     /* torchvision backbones: receptive fields of 435 (resnet18), 491
-       (mobilenet_v2) and 2071 (densenet121) pixels bound the tile from below */
-    {"resnet18", "f64", 1, 517, 389, 700, 10, "float64", 0, NULL, 0},
-    {"resnet18", "f32", 2, 517, 389, 4096, 11, "float32", 1, "conv1.", 0},
-    {"mobilenet_v2", "f64", 2, 517, 389, 700, 12, "float64", 0, NULL, 0},
-    {"densenet121", "f64", 1, 517, 389, 4096, 13, "float64", 0, NULL, 0},
-    {"densenet121", "f32", 1, 517, 389, 4096, 14, "float32", 1, "features.conv0.", 0},
-    /* channels-last blocks (Transpose, LayerNorm, Linear, GELU); RF 1688 */
-    {"convnext_tiny", "f64", 1, 224, 160, 4096, 17, "float64", 0, NULL, 0},
+       (mobilenet_v2), 2071 (densenet121) and 1688 (convnext_tiny) pixels bound
+       the tile from below; 700 gives 2 x 2 and 3 x 2 tiles on 517 x 389 */
+    {"resnet18", "f64", 1, 517, 389, 700, 10, "float64", 0},
+    {"resnet18", "f32", 2, 517, 389, 700, 11, "float32", 0},
+    {"mobilenet_v2", "f64", 2, 517, 389, 700, 12, "float64", 0},
+    {"densenet121", "f64", 1, 517, 389, 4096, 13, "float64", 0},
+    /* channels-last blocks (Transpose, LayerNorm, Linear, GELU) */
+    {"convnext_tiny", "f64", 1, 224, 160, 4096, 17, "float64", 0},
+    {"convnext_tiny", "f32", 2, 301, 259, 4096, 21, "float32", 0},
     /* BatchNorm with trainable gamma and beta and frozen statistics */
-    {"syn_residual", "f64", 2, 517, 389, 48, 19, "float64", 0, NULL, 1},
-    {"resnet18", "f64", 2, 300, 260, 4096, 20, "float64", 0, NULL, 1},
+    {"syn_residual", "f64", 2, 517, 389, 48, 19, "float64", 1},
+    {"resnet18", "f64", 2, 300, 260, 4096, 20, "float64", 1},
 };
 
 static const char *tmp_root(void) {
@@ -147,8 +146,12 @@ START_TEST(equivalence) {
     snprintf(wb, sizeof wb, "%d", c->w);
     snprintf(sb, sizeof sb, "%d", c->seed);
     snprintf(tb, sizeof tb, "%d", c->tile);
-    char *ref_argv[] = {(char *)py, script, (char *)c->model, work, "--batch", nb, "--height", hb, "--width", wb,
-                        "--seed", sb, "--input-dtype", (char *)c->input, c->train_bn ? "--keep-bn" : NULL, NULL};
+    char *ref_argv[20] = {(char *)py, script, (char *)c->model, work, "--batch", nb, "--height", hb, "--width", wb,
+                          "--seed", sb, "--input-dtype", (char *)c->input, NULL};
+    int na = 14;
+    if (strcmp(c->prec, "f64")) ref_argv[na++] = "--f32-ref";
+    if (c->train_bn) ref_argv[na++] = "--keep-bn";
+    ref_argv[na] = NULL;
     run_ok(ref_argv, "equiv_ref.py (PyTorch reference)");
     snprintf(onnx, sizeof onnx, "%s/model.onnx", work);
     snprintf(gen, sizeof gen, "%s/gen", work);
@@ -169,21 +172,31 @@ START_TEST(equivalence) {
     char *run_argv[] = {runner, "--input", x, "--grad-output", g, "--out", outd, NULL};
     run_ok(run_argv, "net_run");
 
-    double tol = !strcmp(c->prec, "f64") ? 1e-10 : 1e-4, worst = 0, e;
-    char a[2048], b[2048];
+    /* Bounds: float64 code to 1e-10 of PyTorch's float64 result. Float32
+     * forward results to 1e-4. Float32 gradients go through ReLU kinks and
+     * MaxPool argmaxes that float32 rounding decides differently from
+     * float64 where values nearly tie, so PyTorch's own float32 gradients are
+     * up to 7e-3 (resnet18 weights) and 1.7e-2 (input) away from float64.
+     * Each float32 gradient must be within 1e-4, or within 10x PyTorch's own
+     * float32 error on the same tensor (python/equiv_ref.py --f32-ref): the
+     * kink flips are random, their number grows with the forward rounding
+     * error, and lscc's float32 forward (oneDNN, tiles) is 2x PyTorch's
+     * (6.8e-6 vs 3.3e-6 on resnet18); measured worst ratio 5.5. */
+    int f64 = !strcmp(c->prec, "f64");
+    double tol = f64 ? 1e-10 : 1e-4, worst = 0, e, floor32 = 0;
+    char a[2048], b[2048], t32[2048];
     const char *files[] = {"backbone.npy", "output.npy", "input_grad.npy"};
-    /* The input gradient through MaxPool routes each window's gradient to its
-     * argmax, which float32 rounding decides differently from float64 where
-     * values nearly tie: PyTorch's own float32 input gradient of resnet18 is
-     * 1.7e-2 (relative) from its float64 one. The same holds for the
-     * gradients of parameters before the first MaxPool (resnet18's conv1:
-     * 3e-3). Float64 cases check all of them to 1e-10; float32 cases of models
-     * with MaxPool check everything else. */
-    int nfiles = !strcmp(c->prec, "f32") && c->maxpool ? 2 : 3;
-    for (int k = 0; k < nfiles; k++) {
+    for (int k = 0; k < 3; k++) {
         snprintf(a, sizeof a, "%s/%s", outd, files[k]);
         snprintf(b, sizeof b, "%s/ref/%s", work, files[k]);
-        e = compare(a, b, tol, files[k]);
+        snprintf(t32, sizeof t32, "%s/ref32/%s", work, files[k]);
+        double bound = tol;
+        if (!f64 && k == 2) {
+            double t = compare(t32, b, 1, "PyTorch float32 input gradient");
+            if (10 * t > bound) bound = 10 * t;
+            if (t > floor32) floor32 = t;
+        }
+        e = compare(a, b, bound, files[k]);
         if (e > worst) worst = e;
     }
     snprintf(a, sizeof a, "%s/params.json", outd);
@@ -193,16 +206,21 @@ START_TEST(equivalence) {
     ck_assert_msg(np >= nr && nr > 0, "lscc reports %d parameters, PyTorch has %d trainable ones", np, nr);
     for (int r = 0; r < nr; r++) {
         int k = 0;
-        if (!strcmp(c->prec, "f32") && c->before_maxpool &&
-            !strncmp(rnames[r], c->before_maxpool, strlen(c->before_maxpool)))
-            continue;
         while (k < np && strcmp(pnames[k], rnames[r])) k++;
         ck_assert_msg(k < np, "no gradient for parameter '%s'", rnames[r]);
         snprintf(a, sizeof a, "%s/grad/%d.npy", outd, k);
         snprintf(b, sizeof b, "%s/ref/grad/%.500s.npy", work, rnames[r]);
-        e = compare(a, b, tol, rnames[r]);
+        double bound = tol;
+        if (!f64) {
+            snprintf(t32, sizeof t32, "%s/ref32/grad/%.500s.npy", work, rnames[r]);
+            double t = compare(t32, b, 1, "PyTorch float32 gradient");
+            if (10 * t > bound) bound = 10 * t;
+            if (t > floor32) floor32 = t;
+        }
+        e = compare(a, b, bound, rnames[r]);
         if (e > worst) worst = e;
     }
+    if (!f64) printf("%-48s PyTorch's own float32 error, worst tensor: %.2e\n", tag, floor32);
     printf("%-48s %3d parameter gradients, worst max|a-b|/max|b| = %.2e (bound %.0e)\n", tag, nr, worst, tol);
     fflush(stdout);
 }

@@ -406,6 +406,9 @@ def main(argv=None):
     ap.add_argument("--width", type=int, default=224)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--input-dtype", choices=("float64", "float32", "uint8"), default="float64")
+    ap.add_argument("--f32-ref", action="store_true",
+                    help="also write PyTorch's own float32 gradients to OUTDIR/ref32/ (how far float32 "
+                         "arithmetic itself lands from the float64 reference)")
     ap.add_argument("--keep-bn", action="store_true",
                     help="no Conv+BN fusion: BatchNorm stays (exported with TrainingMode.PRESERVE) and its "
                          "weight and bias count as trainable (lscc --train-bn-affine)")
@@ -499,6 +502,20 @@ def main(argv=None):
         params[pn] = {"shape": list(p.shape), "kind": "bn" if pn in bn_params and not a.keep_bn else "other"}
     with open(os.path.join(ref_dir, "params.json"), "w") as f:
         json.dump(params, f, indent=1)
+
+    # 5b. PyTorch in float32 on the same inputs: the float32 error floor ---
+    if a.f32_ref:
+        os.makedirs(os.path.join(out_dir, "ref32", "grad"), exist_ok=True)
+        model.zero_grad(set_to_none=True)
+        model.float()
+        xf = x_in.float().requires_grad_(True)
+        outf = model(xf)
+        (g.float() * outf).sum().backward()
+        np.save(os.path.join(out_dir, "ref32", "input_grad.npy"), xf.grad.numpy())
+        for pn, p in model.named_parameters():
+            grad = p.grad if p.grad is not None else torch.zeros_like(p)
+            np.save(os.path.join(out_dir, "ref32", "grad", pn + ".npy"), grad.numpy())
+        lap("float32 grads")
 
     # 6b. checks -----------------------------------------------------------
     errs = []
