@@ -43,6 +43,25 @@ typedef struct lscc_win2d {
     int n, c, h, w, oc, oh, ow, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, groups;
 } lscc_win2d;
 
+/* ---- Convolution (conv2d.c, conv2d_ref.c) ----
+ * Besides the rules above, the convolutions accept NEGATIVE pt and pl: the
+ * buffer then starts below the first row (column) the outputs read, as on a
+ * tile whose region another consumer made larger. pb and pr are not used (the
+ * output size is oh x ow whatever they say), and rows or columns of x past
+ * the last one read are allowed.
+ *
+ * These kernels are im2col + OpenBLAS GEMM (sgemm / dgemm; depthwise and
+ * other groups of fewer than 4 output channels use the direct loops of the
+ * reference below, which are faster there). Unlike the other kernels they
+ * ALLOCATE: a column buffer of up to 4 MB per call (64 MB only when
+ * c / groups * kh * kw is over 2048 in float64, 4096 in float32), malloc'ed
+ * and freed before returning; if malloc fails they run the reference loops
+ * instead, so they never fail. They stay reentrant (no global state);
+ * OpenBLAS may run each GEMM on several threads (OPENBLAS_NUM_THREADS; on a
+ * CPU that OpenBLAS 0.3.21 does not know, also set OPENBLAS_CORETYPE, see
+ * conv2d.c). The summation order differs from the reference's, so results
+ * agree with it to rounding (~1e-15 relative in float64), not bit for bit. */
+
 /* y = conv(x, w) + bias; w is [oc, c/groups, kh, kw], bias [oc] or NULL. y is overwritten. */
 void lscc_conv2d_fwd_f32(const lscc_win2d *p, const float *x, const float *w, const float *bias, float *y);
 void lscc_conv2d_fwd_f64(const lscc_win2d *p, const double *x, const double *w, const double *bias, double *y);
@@ -54,6 +73,18 @@ void lscc_conv2d_bwd_data_f64(const lscc_win2d *p, const double *dy, const doubl
 /* dw += dL/dw; db += dL/dbias (dy summed over n, oh, ow) unless db is NULL. */
 void lscc_conv2d_bwd_weight_f32(const lscc_win2d *p, const float *x, const float *dy, float *dw, float *db);
 void lscc_conv2d_bwd_weight_f64(const lscc_win2d *p, const double *x, const double *dy, double *dw, double *db);
+
+/* The slow reference of the three above: the same contract, computed by
+ * direct loops (one multiply-add at a time, no BLAS, no allocation; 2 to 4
+ * GFLOP/s). The fast kernels fall back to them (and use them for depthwise
+ * and other groups of fewer than 4 output channels, where they are faster);
+ * the tests compare the fast kernels against them. */
+void lscc_conv2d_fwd_ref_f32(const lscc_win2d *p, const float *x, const float *w, const float *bias, float *y);
+void lscc_conv2d_fwd_ref_f64(const lscc_win2d *p, const double *x, const double *w, const double *bias, double *y);
+void lscc_conv2d_bwd_data_ref_f32(const lscc_win2d *p, const float *dy, const float *w, float *dx);
+void lscc_conv2d_bwd_data_ref_f64(const lscc_win2d *p, const double *dy, const double *w, double *dx);
+void lscc_conv2d_bwd_weight_ref_f32(const lscc_win2d *p, const float *x, const float *dy, float *dw, float *db);
+void lscc_conv2d_bwd_weight_ref_f64(const lscc_win2d *p, const double *x, const double *dy, double *dw, double *db);
 
 /* y = maximum over the window; padding is -inf. y is overwritten. A NaN in the
  * window gives NaN. A window with no real position (the caller never asks for

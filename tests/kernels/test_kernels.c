@@ -5,6 +5,14 @@
  * random values, so the check is pre + 2 * gradient (they accumulate). Every
  * buffer a kernel writes has guard elements on both sides.
  *
+ * Second test: the fast convolution (im2col + OpenBLAS GEMM, conv2d.c) against
+ * the reference loops it replaced (lscc_conv2d_*_ref_f64, conv2d_ref.c) on
+ * NRANDOM random geometries (random_geometry below) and random data: float64
+ * within 1e-13 relative, float32 (against the float64 reference on the same
+ * float inputs) within 1e-5; forward into a buffer of NaN (overwritten),
+ * the gradients alone (zeroed buffers, one call) and accumulated (random
+ * buffers, two calls, against pre + 2 * gradient); guards around every buffer.
+ *
  * The file includes itself once per type (T, S) for the runner; the tests are
  * in the #ifndef T part. */
 #ifndef T
@@ -120,7 +128,108 @@ START_TEST(kernel_matches_pytorch) {
 }
 END_TEST
 
-static void add_tests(TCase *tc) { tcase_add_loop_test(tc, kernel_matches_pytorch, 0, ncases); }
+#define NRANDOM 256
+
+static int rnd_in(unsigned *seed, int lo, int hi) {
+    return lo + (int)((unsigned)rand_r(seed) % (unsigned)(hi - lo + 1));
+}
+
+/* Rows (or columns) of a random case: the window spans e = (k - 1) * d + 1
+ * input rows; the region has enough real rows that the padded extent [-pt,
+ * h + pb) holds at least one window, and the output size is the consistent one
+ * or up to 2 less (the buffer then has rows past the last one read, as a
+ * tile's region often has). */
+static void random_extent(unsigned *seed, int k, int s, int d, int p0, int p1, int lo, int extra, int *in, int *out) {
+    const int e = (k - 1) * d + 1;
+    int n = e - p0 - p1;
+    *in = (n > lo ? n : lo) + rnd_in(seed, 0, extra);
+    const int omax = (*in + p0 + p1 - e) / s + 1;
+    *out = omax - rnd_in(seed, 0, omax - 1 < 2 ? omax - 1 : 2);
+}
+
+/* Geometry of random case i (deterministic): batch 1 or 2, kernels 1 to 7
+ * (not square), stride 1 to 3, dilation 1 to 3, pads -3 to 4 on each side
+ * (negative pt / pl: the buffer starts before the first row read). By i % 16:
+ * 0-7 one group; 8-10 two or three groups; 11-12 depthwise (groups = c, 1 to
+ * 5 outputs per channel); 13-14 1x1 stride 1 with pl = pr = 0 (mostly the
+ * case where x itself is the column matrix); 15 many input channels (K up to
+ * 1800) on 20 to 32 rows and columns, so that the output is split into
+ * several chunks. Output channels per group 1 to 9: the GEMM path and the
+ * direct one (fewer than 4) are both taken. */
+static void random_geometry(int i, lscc_win2d *p, int *bias) {
+    unsigned seed = 7919u * (unsigned)i + 13u;
+    const int kind = i % 16;
+    int cg, og;
+    p->n = rnd_in(&seed, 1, 2);
+    p->groups = 1;
+    cg = rnd_in(&seed, 1, 6);
+    og = rnd_in(&seed, 1, 9);
+    if (kind >= 8 && kind <= 10) {
+        p->groups = rnd_in(&seed, 2, 3);
+        cg = rnd_in(&seed, 1, 4);
+        og = rnd_in(&seed, 1, 6);
+    } else if (kind == 11 || kind == 12) {
+        p->groups = rnd_in(&seed, 1, 6);
+        cg = 1;
+        og = rnd_in(&seed, 1, 5);
+    } else if (kind == 15) {
+        p->n = 1;
+        cg = rnd_in(&seed, 60, 200);
+        og = rnd_in(&seed, 4, 6);
+    }
+    p->c = cg * p->groups;
+    p->oc = og * p->groups;
+    p->kh = rnd_in(&seed, 1, 7), p->kw = rnd_in(&seed, 1, 7);
+    p->sh = rnd_in(&seed, 1, 3), p->sw = rnd_in(&seed, 1, 3);
+    p->dh = rnd_in(&seed, 1, 3), p->dw = rnd_in(&seed, 1, 3);
+    p->pt = rnd_in(&seed, -3, 4), p->pb = rnd_in(&seed, -3, 4);
+    p->pl = rnd_in(&seed, -3, 4), p->pr = rnd_in(&seed, -3, 4);
+    int lo = 1, extra = 10;
+    if (kind == 13 || kind == 14) {
+        p->kh = p->kw = p->sh = p->sw = 1;
+        p->pl = p->pr = 0;
+        p->pt = rnd_in(&seed, -3, kind == 13 ? 0 : 1);
+        p->pb = rnd_in(&seed, -3, kind == 13 ? 0 : 2);
+    } else if (kind == 15) {
+        p->kh = rnd_in(&seed, 1, 3), p->kw = rnd_in(&seed, 1, 3);
+        p->sh = p->sw = p->dh = p->dw = 1;
+        lo = 20, extra = 12;
+    }
+    random_extent(&seed, p->kh, p->sh, p->dh, p->pt, p->pb, lo, extra, &p->h, &p->oh);
+    random_extent(&seed, p->kw, p->sw, p->dw, p->pl, p->pr, lo, extra, &p->w, &p->ow);
+    if (kind == 13) p->ow = p->w; /* pl = pr = 0, stride 1: the same width */
+    *bias = rnd_in(&seed, 0, 2) != 0;
+}
+
+START_TEST(fast_matches_ref) {
+    lscc_win2d p;
+    int bias;
+    random_geometry(_i, &p, &bias);
+    static const char *const what[7] = {"y", "dx", "dw", "db", "dx+=", "dw+=", "db+="};
+    char msg[512];
+    int len = snprintf(msg, sizeof msg, "random %3d n%d c%d->%d g%d %dx%d->%dx%d k%dx%d s%dx%d d%dx%d p%d,%d,%d,%d",
+                       _i, p.n, p.c, p.oc, p.groups, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt,
+                       p.pb, p.pl, p.pr);
+    for (int prec = 0; prec < 2; prec++) {
+        const double tol = prec ? 1e-5 : 1e-13;
+        double e[7], emax = 0;
+        if (prec) fast_vs_ref_f32(&p, bias, 100u + (unsigned)_i, e);
+        else fast_vs_ref_f64(&p, bias, 100u + (unsigned)_i, e);
+        for (int k = 0; k < 7; k++) {
+            ck_assert_msg(e[k] <= tol, "%s: %s %s relative error %.3g > %.0e", msg, prec ? "f32" : "f64", what[k],
+                          e[k], tol);
+            emax = fmax(emax, e[k]);
+        }
+        len += snprintf(msg + len, sizeof msg - (size_t)len, "  %s %.1e", prec ? "f32" : "f64", emax);
+    }
+    printf("%s\n", msg);
+}
+END_TEST
+
+static void add_tests(TCase *tc) {
+    tcase_add_loop_test(tc, kernel_matches_pytorch, 0, ncases);
+    tcase_add_loop_test(tc, fast_matches_ref, 0, NRANDOM);
+}
 
 int main(void) {
     dir = env_or_skip("LSCC_TEST_KERNELS");
@@ -199,6 +308,62 @@ static void FN(run)(const kcase *k, arrays *t) {
     FN(done)(dy, NULL, t->len[DY], "dy");
     FN(done)(y, t->got[Y], t->len[Y], "y");
     FN(done)(dx, t->got[DX], t->len[DX], "dx");
+}
+
+/* n random values in [-1, 1], exactly representable in T. */
+static double *FN(rand_vals)(size_t n, unsigned *seed) {
+    double *v = malloc(sizeof *v * (n ? n : 1));
+    ck_assert_ptr_nonnull(v);
+    for (size_t i = 0; i < n; i++) v[i] = (T)(2.0 * rand_r(seed) / RAND_MAX - 1);
+    return v;
+}
+
+static double *FN(zeros)(size_t n) {
+    double *v = calloc(n ? n : 1, sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    return v;
+}
+
+/* The fast kernels in T on case p against the float64 reference loops on the
+ * same inputs. e: y; dx, dw, db alone; dx, dw, db accumulated over two calls
+ * into random buffers (db untouched without bias). */
+static void FN(fast_vs_ref)(const lscc_win2d *p, int bias, unsigned seed, double e[7]) {
+    const size_t nx = (size_t)p->n * p->c * p->h * p->w, ny = (size_t)p->n * p->oc * p->oh * p->ow;
+    const size_t nw = (size_t)p->oc * (p->c / p->groups) * p->kh * p->kw, nb = (size_t)p->oc;
+    const size_t len[3] = {nx, nw, nb};
+    double *x = FN(rand_vals)(nx, &seed), *w = FN(rand_vals)(nw, &seed), *b = FN(rand_vals)(nb, &seed);
+    double *dy = FN(rand_vals)(ny, &seed), *y = FN(zeros)(ny), *ref[3], *pre[3], *got[3], *acc[3];
+    for (int i = 0; i < 3; i++) {
+        ref[i] = FN(zeros)(len[i]), got[i] = FN(zeros)(len[i]), acc[i] = FN(zeros)(len[i]);
+        pre[i] = FN(rand_vals)(len[i], &seed);
+    }
+    double *yref = FN(zeros)(ny);
+    lscc_conv2d_fwd_ref_f64(p, x, w, bias ? b : NULL, yref);
+    lscc_conv2d_bwd_data_ref_f64(p, dy, w, ref[0]);
+    lscc_conv2d_bwd_weight_ref_f64(p, x, dy, ref[1], bias ? ref[2] : NULL);
+
+    T *tx = FN(from)(x, nx), *tw = FN(from)(w, nw), *tb = FN(from)(b, nb), *tdy = FN(from)(dy, ny);
+    T *ty = FN(alloc)(ny), *g[3], *a[3];
+    for (int i = 0; i < 3; i++) g[i] = FN(from)(got[i], len[i]), a[i] = FN(from)(pre[i], len[i]);
+    for (size_t i = 0; i < ny; i++) ty[i] = (T)NAN; /* overwritten, never read (GEMM with beta = 0) */
+    FN(lscc_conv2d_fwd)(p, tx, tw, bias ? tb : NULL, ty);
+    FN(lscc_conv2d_bwd_data)(p, tdy, tw, g[0]);
+    FN(lscc_conv2d_bwd_weight)(p, tx, tdy, g[1], bias ? g[2] : NULL);
+    for (int r = 0; r < 2; r++) {
+        FN(lscc_conv2d_bwd_data)(p, tdy, tw, a[0]);
+        FN(lscc_conv2d_bwd_weight)(p, tx, tdy, a[1], bias ? a[2] : NULL);
+    }
+    FN(done)(tx, NULL, nx, "x"), FN(done)(tw, NULL, nw, "w"), FN(done)(tb, NULL, nb, "b");
+    FN(done)(tdy, NULL, ny, "dy"), FN(done)(ty, y, ny, "y");
+    for (int i = 0; i < 3; i++) FN(done)(g[i], got[i], len[i], "gradient"), FN(done)(a[i], acc[i], len[i], "gradient");
+
+    e[0] = max_rel_err(y, yref, ny);
+    for (int i = 0; i < 3; i++) {
+        e[1 + i] = max_rel_err(got[i], ref[i], len[i]);
+        e[4 + i] = accum_rel_err(acc[i], ref[i], pre[i], len[i]);
+    }
+    free(x), free(w), free(b), free(dy), free(y), free(yref);
+    for (int i = 0; i < 3; i++) free(ref[i]), free(pre[i]), free(got[i]), free(acc[i]);
 }
 
 #endif
