@@ -131,7 +131,47 @@ START_TEST(malformed_models_fail_cleanly) {
 }
 END_TEST
 
+/* Code generation for every zoo model that has a valid split, as exported by
+ * export_models.py (constant folding on: ConvNeXt's Linear weights arrive
+ * as [C, K] constants), both precisions, --train-bn-affine on the model that
+ * keeps its BatchNorm nodes; the models without a split are refused with 4
+ * and name the offending op. */
+START_TEST(generates_code_for_every_streamable_zoo_model) {
+    static const char *ok[] = {"resnet18", "resnet50", "mobilenet_v2", "densenet121", "convnext_tiny",
+                               "vgg11_features", "syn_stride3_dil", "syn_depthwise", "syn_pads", "syn_residual",
+                               "syn_concat", "syn_shuffle", "syn_shuffle_op11", "syn_flatten_view", "syn_layernorm",
+                               "syn_layernorm_op17", "resnet18_op11", "resnet18_op17", "resnet18_bn"};
+    char dir[] = "/tmp/lscc_cli_emit_XXXXXX", *out;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        const char *prec = i % 2 ? "f64" : "f32";
+        char *argv[] = {(char *)env_or_skip("LSCC_BIN"), (char *)model_path(ok[i], ".onnx"), "-o", dir, "--precision",
+                        (char *)prec, "--tile", "4096", NULL};
+        int rc = run_capture(argv, &out);
+        ck_assert_msg(rc == 0 && strstr(out, "wrote"), "%s (%s): exit %d\n%s", ok[i], prec, rc, out);
+        assert_clean(out);
+        free(out);
+    }
+    int rc = lscc(&out, model_path("resnet18_bn", ".onnx"), "-o", dir, "--train-bn-affine", NULL);
+    ck_assert_msg(strstr(out, "wrote"), "%s", out);
+    ck_assert_msg(rc == 0, "resnet18_bn --train-bn-affine: exit %d\n%s", rc, out);
+    free(out);
+    static const char *refused[] = {"efficientnet_b0", "syn_se_late"};
+    for (size_t i = 0; i < 2; i++) {
+        rc = lscc(&out, model_path(refused[i], ".onnx"), "-o", dir, NULL, NULL);
+        ck_assert_msg(rc == LSCC_E_UNSUPPORTED && (strstr(out, "GlobalAveragePool") || strstr(out, "ReduceMean")),
+                      "%s: exit %d\n%s", refused[i], rc, out);
+        assert_clean(out);
+        free(out);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
+    tcase_add_test(tc, generates_code_for_every_streamable_zoo_model);
     tcase_add_test(tc, help_documents_every_option_and_exit_code);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, tile_smaller_than_receptive_field);

@@ -245,6 +245,14 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
     case LK_CHANPERM:
         out(e, "        lscc_rt_chanperm_fwd(rt, %d, %d, %s_chanperm%d);\n", x, y, P, (int)(o - e->g->op));
         break;
+    case LK_CHANMM: /* per batch item: y[K, P] = W^T x[C, P], W stored [C, K] */
+        out(e, "        const size_t p_ = lscc_rt_hw(rt, %d);\n", y);
+        out(e, "        const lscc_gemm gm = {%lld, p_, %lld, 1, 0, 0, 0, 1.0, 0.0};\n", (long long)o->n, (long long)o->k);
+        out(e, "        const %s_real *xv = lscc_rt_view(rt, %d, %d, 0);\n", P, x, y);
+        out(e, "        for (int64_t b_ = 0; b_ < rt->n; b_++)\n");
+        out(e, "            lscc_gemm_fwd_%s(&gm, %s_W(%d), xv + (size_t)b_ * %lld * p_, NULL, %s_B(%d) + (size_t)b_ * %lld * p_);\n",
+            S, P, o->w, (long long)o->k, P, y, (long long)o->n);
+        break;
     case LK_LAYERNORM:
         out(e, "        size_t n_, c_, hw_;\n        lscc_rt_bcast(rt, %d, %d, &n_, &c_, &hw_);\n", y, o->ax);
         out(e, "        lscc_layernorm2d_fwd_%s(n_, c_, hw_, (%s_real)%.17g, (%s_real *)lscc_rt_view(rt, %d, %d, 0), ", S, P,
@@ -370,6 +378,17 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
         break;
     case LK_CHANPERM:
         out(e, "        lscc_rt_chanperm_bwd(rt, %d, %d, %s_chanperm%d);\n", x, y, P, (int)(o - g->op));
+        break;
+    case LK_CHANMM:
+        out(e, "        const size_t p_ = lscc_rt_hw(rt, %d);\n", y);
+        out(e, "        const lscc_gemm gm = {%lld, p_, %lld, 1, 0, 0, 0, 1.0, 0.0};\n", (long long)o->n, (long long)o->k);
+        out(e, "        const %s_real *xv = lscc_rt_view(rt, %d, %d, 0);\n        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n",
+            P, x, y, P, x, y);
+        out(e, "        for (int64_t b_ = 0; b_ < rt->n; b_++)\n");
+        out(e, "            lscc_gemm_bwd_%s(&gm, %s_W(%d), xv + (size_t)b_ * %lld * p_, %s_G(%d) + (size_t)b_ * %lld * p_, "
+            "%s_WG(%d), gx ? gx + (size_t)b_ * %lld * p_ : NULL, NULL);\n", S, P, o->w, (long long)o->k, P, y,
+            (long long)o->n, P, o->w, (long long)o->k);
+        out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
         break;
     case LK_LAYERNORM:
         out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n", P, x, y);

@@ -585,6 +585,21 @@ static int lower_node(lower *L, int i) {
         if (W < 0 && pb >= 0 && !strcmp(g->nodes[pb].op_type, "Transpose") && g->nodes[pb].ninputs > 0 &&
             is_const(g, g->nodes[pb].inputs[0]) && g->tensors[g->nodes[pb].inputs[0]].rank == 2)
             W = g->nodes[pb].inputs[0];
+        if (W < 0 && B >= 0 && is_const(g, B) && g->tensors[B].rank == 2 && tx->rank == 4 && L->perm[x][3] == 1) {
+            /* x W with W stored [C, K] (the constant-folded export): y = W^T x
+               per pixel, a GEMM with W read transposed; its gradient stays in
+               W's layout */
+            lscc_lop *o = new_op(L, LK_CHANMM, i, 1);
+            if (!o || set_inputs(L, o, &x, 1, 1) || (o->out = ltensor(L, y, 1)) < 0) return -1;
+            if ((o->w = buffer_from(L, B, 1, NULL)) < 0) return -1;
+            o->k = L->g->t[o->in[0]].c;
+            o->n = L->g->t[o->out].c;
+            if (cdim(g, &g->tensors[B], 0) != o->k || cdim(g, &g->tensors[B], 1) != o->n) {
+                bad(L, n, "the weight's shape does not match the channels%s", NULL);
+                return 0;
+            }
+            return 0;
+        }
         if (W < 0 || tx->rank != 4 || L->perm[x][3] != 1) {
             bad(L, n, "only x W^T over the channels (a Linear layer on a channels-last tensor) is supported in the "
                 "backbone%s", NULL);
