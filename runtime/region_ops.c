@@ -23,20 +23,20 @@ static int same_box(const lscc_rt *rt, int a, int b) {
 }
 
 /* Moves the part of `in` under out's region, channels [0, c), to or from a
- * buffer shaped like out's region with ctot channels starting at c0. dir 0:
- * in -> o (copy); dir 1: o -> in (accumulate). */
+ * buffer shaped like out's region with ctot channels starting at c0, with the
+ * region-copy kernels. dir 0: in -> o (copy); dir 1: o -> in (accumulate). */
 static void move(lscc_rt *rt, int in, int out, void *ib, void *ob, int64_t c, int64_t ctot, int64_t c0, int dir) {
     const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
-    size_t es = (size_t)rt->m->esize;
-    int64_t ih = bi[1] - bi[0], iw = bi[3] - bi[2], oh = bo[1] - bo[0], ow = bo[3] - bo[2];
-    for (int64_t n = 0; n < rt->n; n++)
-        for (int64_t k = 0; k < c; k++)
-            for (int64_t r = 0; r < oh; r++) {
-                char *s = (char *)ib + ((size_t)(((n * c + k) * ih + r + bo[0] - bi[0]) * iw + bo[2] - bi[2])) * es;
-                char *d = (char *)ob + ((size_t)(((n * ctot + c0 + k) * oh + r) * ow)) * es;
-                if (dir == 0) memcpy(d, s, (size_t)ow * es);
-                else lscc_rt_add(rt->m->esize, (size_t)ow, d, s);
-            }
+    const lscc_region_copy r = {(size_t)rt->n, (size_t)c, (size_t)c, 0, (size_t)(bi[1] - bi[0]), (size_t)(bi[3] - bi[2]),
+                                (size_t)(bo[0] - bi[0]), (size_t)(bo[2] - bi[2]), (size_t)ctot, (size_t)c0,
+                                (size_t)(bo[1] - bo[0]), (size_t)(bo[3] - bo[2])};
+    if (rt->m->esize == 4) {
+        if (dir == 0) lscc_copy_region_f32(&r, ib, ob);
+        else lscc_copy_region_acc_f32(&r, ob, ib);
+    } else {
+        if (dir == 0) lscc_copy_region_f64(&r, ib, ob);
+        else lscc_copy_region_acc_f64(&r, ob, ib);
+    }
 }
 
 /* Scratch slot `slot` with room for n elements. The arena plan sizes the

@@ -155,6 +155,12 @@ static void gemm_desc(em *e, const lscc_lop *o, int x) {
         (long long)(o->b < 0 ? 0 : o->bc == 1 ? 1 : o->n), o->a0, o->b >= 0 ? o->a1 : 0.0);
 }
 
+/* The tile's window of a Conv/pool: compile-time on interior tiles. */
+static void emit_win(em *e, const lscc_lop *o, int geo) {
+    out(e, "        lscc_win2d w;\n        lscc_rt_win(rt, &%s_geo[%d], &%s_wint[%d], %lld, &w);\n", e->P, geo, e->P, geo,
+        (long long)o->oc);
+}
+
 static void comment_node(em *e, const lscc_lop *o) {
     const lscc_node *n = &e->g->p->m->g->nodes[o->node];
     out(e, "    /* ");
@@ -172,8 +178,7 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
     case LK_CONV:
     case LK_MAXPOOL:
     case LK_AVGPOOL:
-        out(e, "        lscc_win2d w;\n        lscc_rt_win(rt, &%s_geo[%d], &%s_wint[%d], %lld, &w);\n", P, geo, P, geo,
-            (long long)o->oc);
+        emit_win(e, o, geo);
         if (o->kind == LK_CONV) {
             out(e, "        lscc_rt_conv2d_fwd_%s(rt, &w, %s_B(%d), %s_W(%d), ", S, P, x, P, o->w);
             if (o->b >= 0) out(e, "%s_W(%d), ", P, o->b);
@@ -280,8 +285,7 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
     case LK_CONV:
     case LK_MAXPOOL:
     case LK_AVGPOOL:
-        out(e, "        lscc_win2d w;\n        lscc_rt_win(rt, &%s_geo[%d], &%s_wint[%d], %lld, &w);\n", P, geo, P, geo,
-            (long long)o->oc);
+        emit_win(e, o, geo);
         if (o->kind == LK_CONV) {
             out(e, "        if (%s_G(%d)) lscc_rt_conv2d_bwd_data_%s(rt, &w, %s_G(%d), %s_W(%d), %s_G(%d));\n", P, x, S, P,
                 y, P, o->w, P, x);
