@@ -70,9 +70,9 @@ void lscc_plan_explain(const lscc_plan *p, FILE *f) {
     int64_t grid[4];
     tile_grid(p, grid);
     if (grid[0])
-        fprintf(f, "  image %lld x %lld: split tensor %lld x %lld -> %lld x %lld = %lld tiles\n",
+        fprintf(f, "  image %lld x %lld: split tensor %lld x %lld -> %lld x %lld = %.0f tiles\n",
                 (long long)p->opt.image_h, (long long)p->opt.image_w, (long long)grid[2], (long long)grid[3],
-                (long long)grid[0], (long long)grid[1], (long long)(grid[0] * grid[1]));
+                (long long)grid[0], (long long)grid[1], (double)grid[0] * (double)grid[1]); /* no overflow on absurd sizes */
     else
         fprintf(f, "  (give --image HxW for the tile count of an image)\n");
     fprintf(f, "\n  %-44s %-18s %-40s %-11s %-17s %-7s %-9s %8s\n", "tensor", "op", "shape", "region",
@@ -155,9 +155,9 @@ void lscc_plan_explain_json(const lscc_plan *p, FILE *f) {
     tile_grid(p, grid);
     if (grid[0])
         fprintf(f, "  \"image_size\": {\"h\": %lld, \"w\": %lld, \"split_h\": %lld, \"split_w\": %lld, "
-                "\"tiles\": [%lld, %lld], \"tile_count\": %lld},\n", (long long)p->opt.image_h,
+                "\"tiles\": [%lld, %lld], \"tile_count\": %.0f},\n", (long long)p->opt.image_h,
                 (long long)p->opt.image_w, (long long)grid[2], (long long)grid[3], (long long)grid[0],
-                (long long)grid[1], (long long)(grid[0] * grid[1]));
+                (long long)grid[1], (double)grid[0] * (double)grid[1]);
     fprintf(f, "  \"tensors\": [");
     int first = 1;
     int nt, *order = backbone_order(p, &nt);
