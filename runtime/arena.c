@@ -86,9 +86,9 @@ int lscc_rt_arena(lscc_rt *rt) {
     free(s);
     size_t total = (size_t)(train > infer ? train : infer) * (size_t)rt->n;
     rt->arena_bytes = (total + 4 * (size_t)biggest * (size_t)rt->n) * es;
-    rt->arena = calloc(total ? total : 1, es);
+    rt->arena = rt->dev->alloc(rt->devctx, (total ? total : 1) * es);
     rt->scratch_cap = (size_t)biggest * (size_t)rt->n + 1;
-    for (int k = 0; k < 4; k++) rt->scratch[k] = calloc(rt->scratch_cap, es);
+    for (int k = 0; k < 4; k++) rt->scratch[k] = rt->dev->alloc(rt->devctx, rt->scratch_cap * es);
     if (!rt->arena || !rt->scratch[0] || !rt->scratch[1] || !rt->scratch[2] || !rt->scratch[3])
         return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate the %.1f MB tile arena", m->name,
                             (double)rt->arena_bytes / 1e6);

@@ -32,7 +32,8 @@ enum {
     LSCC_RT_E_UNSUPPORTED = 4, /* e.g. an image size the model cannot take */
     LSCC_RT_E_IO = 5,          /* reading or writing a file failed */
     LSCC_RT_E_NOMEM = 6,       /* an allocation failed */
-    LSCC_RT_E_CANCELLED = 7    /* the progress callback asked to stop */
+    LSCC_RT_E_CANCELLED = 7,   /* the progress callback asked to stop */
+    LSCC_RT_E_DEVICE = 8       /* a CUDA / cuBLAS / cuDNN call failed (GPU code) */
 };
 
 typedef struct lscc_rt_error {
@@ -84,6 +85,7 @@ typedef struct lscc_param {
     size_t count;
     void *value;
     void *grad;
+    int on_device; /* value and grad are GPU memory (code generated with --target cuda) */
 } lscc_param;
 
 /* ------------------------------------------------------------------------
@@ -130,6 +132,45 @@ typedef struct lscc_rt_buffer {
     size_t count, offset;
 } lscc_rt_buffer;
 
+/* A block of planes x rows x cols elements inside two NCHW-like buffers:
+ * element (p, r, q) is at off + p * plane + r * pitch + q in each. */
+typedef struct lscc_rt_block {
+    size_t planes, rows, cols;
+    size_t src_off, src_plane, src_pitch;
+    size_t dst_off, dst_plane, dst_pitch;
+} lscc_rt_block;
+
+/* Where a context's tile arena, weights, gradients and head tensors live,
+ * and the few data movements the engine makes itself. The host backend is
+ * the runtime's own (lscc_rt_host_dev); CUDA code generated with --target
+ * cuda names lscc_rt_cuda_dev (liblscc_rt_cuda). Everything above the
+ * backend (tile scheduler, regions, arena layout, views, Concat, Pad,
+ * channel permutations, stitching) is the same code for both, so the CPU
+ * equivalence suite tests it for the GPU too. */
+typedef struct lscc_rt_dev {
+    const char *name;
+    int host;                                          /* memory is host memory */
+    int (*create)(void **ctx, lscc_rt_error *err);
+    void (*destroy)(void *ctx);
+    /* waits for queued work; the first failure since the last call, or 0 */
+    int (*status)(void *ctx, lscc_rt_error *err);
+    void *(*alloc)(void *ctx, size_t bytes);           /* zeroed; NULL on failure */
+    void (*release)(void *ctx, void *p);
+    void *(*host_alloc)(void *ctx, size_t bytes);      /* staging (pinned) */
+    void (*host_release)(void *ctx, void *p);
+    void (*fill)(void *ctx, void *p, size_t n, int esize, double v);
+    /* dir 0: device to device, 1: host to device, 2: device to host (returns when done) */
+    void (*copy)(void *ctx, void *dst, const void *src, size_t bytes, int dir);
+    /* staged host-to-device copy of a tile region; upload_wait: until the
+       host buffer may be reused */
+    void (*upload)(void *ctx, void *dst, const void *host, size_t bytes);
+    void (*upload_wait)(void *ctx);
+    /* dst block = src block, or += when acc */
+    void (*block)(void *ctx, int esize, const lscc_rt_block *b, const void *src, void *dst, int acc);
+} lscc_rt_dev;
+
+extern const lscc_rt_dev lscc_rt_host_dev;
+
 typedef struct lscc_rt_model {
     const char *name;
     int esize;                 /* 4: float, 8: double */
@@ -150,6 +191,7 @@ typedef struct lscc_rt_model {
     int (*tile_backward)(lscc_rt *rt, int want_dx);
     int (*head_forward)(lscc_rt *rt);
     int (*head_backward)(lscc_rt *rt);
+    const lscc_rt_dev *dev;           /* NULL: the host */
 } lscc_rt_model;
 
 /* The engine state inside every generated context. */
@@ -176,6 +218,16 @@ struct lscc_rt {
     void *y, *dy;            /* stitched backbone output and its gradient */
     int have_y;
     void *dnnl;              /* lscc_dnnl context (float32 convolutions), or NULL */
+    const lscc_rt_dev *dev;  /* the model's backend (lscc_rt_host_dev for CPU code) */
+    void *devctx;            /* its context: an lscc_cu for CUDA code */
+    void *stage;             /* device backends: pinned staging of image regions */
+    void *stage_dx;          /* and of input-gradient regions */
+    size_t stage_bytes;
+    /* The forward sweep runs its last tile in the training layout, so a
+       backward sweep over the same image starts there without recomputing
+       it: the tile index, or -1, and the image it was read from. */
+    int64_t kept;
+    lscc_image kept_x;
 };
 
 /* Context life cycle, used by <model>_create / _destroy. */
@@ -191,6 +243,9 @@ int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy
 int lscc_rt_forward(lscc_rt *rt, const lscc_image *x, void *out);
 int lscc_rt_backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *dx);
 void lscc_rt_zero_grad(lscc_rt *rt);
+/* Copies bytes from context memory (a parameter's value or gradient, rt->y)
+ * to host memory: a memcpy for CPU code, a device-to-host copy for GPU code. */
+int lscc_rt_fetch(lscc_rt *rt, void *dst, const void *src, size_t bytes);
 /* Rank and dims of tensor t (the model's image, split and output indices). */
 int lscc_rt_shape(const lscc_rt *rt, int t, int64_t *dims);
 size_t lscc_rt_numel(const lscc_rt *rt, int t);
@@ -246,17 +301,11 @@ void lscc_rt_conv2d_bwd_weight_f64(lscc_rt *rt, const lscc_win2d *p, const doubl
 void lscc_rt_bcast(const lscc_rt *rt, int t, int ax, size_t *n, size_t *c, size_t *hw);
 /* dst += src over n elements of the model's type. */
 void lscc_rt_accumulate(const lscc_rt *rt, size_t n, const void *src, void *dst);
+/* dst = src over n elements of the model's type (Reshape, Flatten). */
+void lscc_rt_copy(const lscc_rt *rt, size_t n, const void *src, void *dst);
 /* A symbolic size evaluated by generated code: 1 and stores it when it is a
  * whole number >= 1 that fits, else 0. */
 int lscc_rt_dim(double v, int64_t *out);
-/* BatchNorm with trainable gamma, beta and frozen statistics (bn.c). */
-#define LSCC_RT_BN(T, S)                                                                                              \
-    void lscc_rt_bn_fwd_##S(size_t n, size_t c, size_t hw, const T *x, const T *gamma, const T *beta, const T *mean,   \
-                            const T *invstd, T *y);                                                                   \
-    void lscc_rt_bn_bwd_##S(size_t n, size_t c, size_t hw, const T *x, const T *gamma, const T *mean,                 \
-                            const T *invstd, const T *dy, T *dx, T *dgamma, T *dbeta);
-LSCC_RT_BN(float, f32)
-LSCC_RT_BN(double, f64)
 /* Fills rt->err (code, printf-style message) and returns the code. */
 int lscc_rt_fail(lscc_rt_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -6,53 +6,35 @@
 
 #include "rt_impl.h"
 
-void lscc_rt_add(int esize, size_t n, const void *src, void *dst) {
-    if (esize == 4) {
-        const float *s = src;
-        float *d = dst;
-        for (size_t i = 0; i < n; i++) d[i] += s[i];
-    } else {
-        const double *s = src;
-        double *d = dst;
-        for (size_t i = 0; i < n; i++) d[i] += s[i];
-    }
-}
-
 static int same_box(const lscc_rt *rt, int a, int b) {
     return !memcmp(&rt->box[4 * a], &rt->box[4 * b], 4 * sizeof(int64_t));
 }
 
 /* Moves the part of `in` under out's region, channels [0, c), to or from a
- * buffer shaped like out's region with ctot channels starting at c0, with the
- * region-copy kernels. dir 0: in -> o (copy); dir 1: o -> in (accumulate). */
+ * buffer shaped like out's region with ctot channels starting at c0, as
+ * blocks of the backend. dir 0: in -> o (copy); dir 1: o -> in (accumulate). */
 static void move(lscc_rt *rt, int in, int out, void *ib, void *ob, int64_t c, int64_t ctot, int64_t c0, int dir) {
     const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
-    const lscc_region_copy r = {(size_t)rt->n, (size_t)c, (size_t)c, 0, (size_t)(bi[1] - bi[0]), (size_t)(bi[3] - bi[2]),
-                                (size_t)(bo[0] - bi[0]), (size_t)(bo[2] - bi[2]), (size_t)ctot, (size_t)c0,
-                                (size_t)(bo[1] - bo[0]), (size_t)(bo[3] - bo[2])};
-    if (rt->m->esize == 4) {
-        if (dir == 0) lscc_copy_region_f32(&r, ib, ob);
-        else lscc_copy_region_acc_f32(&r, ob, ib);
-    } else {
-        if (dir == 0) lscc_copy_region_f64(&r, ib, ob);
-        else lscc_copy_region_acc_f64(&r, ob, ib);
+    size_t ih = (size_t)(bi[1] - bi[0]), iw = (size_t)(bi[3] - bi[2]), oh = (size_t)(bo[1] - bo[0]),
+           ow = (size_t)(bo[3] - bo[2]);
+    /* one block over all batch items when the channel counts agree */
+    size_t per = ctot == c ? 1 : (size_t)rt->n, planes = (size_t)c * (ctot == c ? (size_t)rt->n : 1);
+    for (size_t b = 0; b < per; b++) {
+        size_t io = b * (size_t)c * ih * iw + (size_t)(bo[0] - bi[0]) * iw + (size_t)(bo[2] - bi[2]);
+        size_t oo = (b * (size_t)ctot + (size_t)c0) * oh * ow;
+        lscc_rt_block k = {planes, oh, ow, io, ih * iw, iw, oo, oh * ow, ow};
+        if (dir == 1) k = (lscc_rt_block){planes, oh, ow, oo, oh * ow, ow, io, ih * iw, iw};
+        rt->dev->block(rt->devctx, rt->m->esize, &k, dir == 0 ? ib : ob, dir == 0 ? ob : ib, dir);
     }
 }
 
 /* Scratch slot `slot` with room for n elements. The arena plan sizes the
- * slots for every view the model makes; growing is a safety net that keeps
- * results right should a tile ever need more. */
+ * slots for every view the model makes, so needing more is a bug in lscc. */
 static void *scratch(lscc_rt *rt, int slot, size_t n) {
     if (n > rt->scratch_cap) {
-        for (int k = 0; k < 4; k++) {
-            void *p = realloc(rt->scratch[k], n * (size_t)rt->m->esize);
-            if (!p) {
-                lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory growing the tile scratch", rt->m->name);
-                return NULL;
-            }
-            rt->scratch[k] = p;
-        }
-        rt->scratch_cap = n;
+        lscc_rt_fail(&rt->err, LSCC_RT_E_INTERNAL, "%s: a region view needs %zu elements of scratch, the plan gave "
+                     "%zu (a bug in lscc: please report it with the model)", rt->m->name, n, rt->scratch_cap);
+        return NULL;
     }
     return rt->scratch[slot];
 }
@@ -74,7 +56,7 @@ void *lscc_rt_gview(lscc_rt *rt, int in, int out, int slot) {
     size_t n = (size_t)rt->n * (size_t)rt->m->tensors[in].c * lscc_rt_hw(rt, out);
     void *v = scratch(rt, slot, n);
     if (!v) return rt->g[in];
-    memset(v, 0, n * (size_t)rt->m->esize);
+    rt->dev->fill(rt->devctx, v, n, rt->m->esize, 0.0);
     return v;
 }
 
@@ -93,41 +75,43 @@ void lscc_rt_concat_bwd(lscc_rt *rt, int in, int out, int64_t c0) {
 }
 
 /* out position (y, x) holds in (y - pt, x - pl) when that is inside in,
- * else fill; both buffers hold their regions (in's covers what out reads). */
-void lscc_rt_pad_fwd(lscc_rt *rt, int in, int out, int64_t pt, int64_t pl, double fill) {
+ * else fill; both buffers hold their regions (in's covers what out reads).
+ * The inner part is one block between the two regions. */
+static int pad_block(const lscc_rt *rt, int in, int out, int64_t pt, int64_t pl, lscc_rt_block *k) {
     const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
-    int64_t c = rt->m->tensors[out].c, H = rt->dims[in * LSCC_RT_MAXRANK + 2], W = rt->dims[in * LSCC_RT_MAXRANK + 3];
-    int64_t ih = bi[0] < 0 ? 0 : bi[1] - bi[0], iw = bi[0] < 0 ? 0 : bi[3] - bi[2];
-    int64_t oh = bo[1] - bo[0], ow = bo[3] - bo[2];
-    for (int64_t p = 0; p < rt->n * c; p++)
-        for (int64_t r = 0; r < oh; r++)
-            for (int64_t q = 0; q < ow; q++) {
-                int64_t y = bo[0] + r - pt, x = bo[2] + q - pl;
-                int inside = y >= 0 && y < H && x >= 0 && x < W;
-                size_t o = (size_t)((p * oh + r) * ow + q), i = inside ? (size_t)((p * ih + y - bi[0]) * iw + x - bi[2]) : 0;
-                if (rt->m->esize == 4) ((float *)rt->b[out])[o] = inside ? ((float *)rt->b[in])[i] : (float)fill;
-                else ((double *)rt->b[out])[o] = inside ? ((double *)rt->b[in])[i] : fill;
-            }
+    if (bi[0] < 0) return 0;
+    int64_t r0 = bo[0] - pt > bi[0] ? bo[0] - pt : bi[0], r1 = bo[1] - pt < bi[1] ? bo[1] - pt : bi[1];
+    int64_t q0 = bo[2] - pl > bi[2] ? bo[2] - pl : bi[2], q1 = bo[3] - pl < bi[3] ? bo[3] - pl : bi[3];
+    if (r0 >= r1 || q0 >= q1) return 0;
+    size_t ih = (size_t)(bi[1] - bi[0]), iw = (size_t)(bi[3] - bi[2]), oh = (size_t)(bo[1] - bo[0]),
+           ow = (size_t)(bo[3] - bo[2]);
+    *k = (lscc_rt_block){(size_t)rt->n * (size_t)rt->m->tensors[out].c, (size_t)(r1 - r0), (size_t)(q1 - q0),
+                         (size_t)(r0 - bi[0]) * iw + (size_t)(q0 - bi[2]), ih * iw, iw,
+                         (size_t)(r0 + pt - bo[0]) * ow + (size_t)(q0 + pl - bo[2]), oh * ow, ow};
+    return 1;
+}
+
+void lscc_rt_pad_fwd(lscc_rt *rt, int in, int out, int64_t pt, int64_t pl, double fill) {
+    lscc_rt_block k;
+    rt->dev->fill(rt->devctx, rt->b[out], lscc_rt_count(rt, out), rt->m->esize, fill);
+    if (pad_block(rt, in, out, pt, pl, &k)) rt->dev->block(rt->devctx, rt->m->esize, &k, rt->b[in], rt->b[out], 0);
 }
 
 void lscc_rt_pad_bwd(lscc_rt *rt, int in, int out, int64_t pt, int64_t pl) {
-    if (!rt->g[in] || rt->box[4 * in] < 0) return;
-    const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
-    int64_t c = rt->m->tensors[out].c, H = rt->dims[in * LSCC_RT_MAXRANK + 2], W = rt->dims[in * LSCC_RT_MAXRANK + 3];
-    int64_t ih = bi[1] - bi[0], iw = bi[3] - bi[2], oh = bo[1] - bo[0], ow = bo[3] - bo[2];
-    for (int64_t p = 0; p < rt->n * c; p++)
-        for (int64_t r = 0; r < oh; r++)
-            for (int64_t q = 0; q < ow; q++) {
-                int64_t y = bo[0] + r - pt, x = bo[2] + q - pl;
-                if (y < 0 || y >= H || x < 0 || x >= W) continue;
-                size_t o = (size_t)((p * oh + r) * ow + q), i = (size_t)((p * ih + y - bi[0]) * iw + x - bi[2]);
-                if (rt->m->esize == 4) ((float *)rt->g[in])[i] += ((float *)rt->g[out])[o];
-                else ((double *)rt->g[in])[i] += ((double *)rt->g[out])[o];
-            }
+    lscc_rt_block k;
+    if (!rt->g[in] || !pad_block(rt, in, out, pt, pl, &k)) return;
+    lscc_rt_block r = {k.planes, k.rows, k.cols, k.dst_off, k.dst_plane, k.dst_pitch, k.src_off, k.src_plane,
+                       k.src_pitch};
+    rt->dev->block(rt->devctx, rt->m->esize, &r, rt->g[out], rt->g[in], 1);
 }
 
 void lscc_rt_accumulate(const lscc_rt *rt, size_t n, const void *src, void *dst) {
-    lscc_rt_add(rt->m->esize, n, src, dst);
+    const lscc_rt_block k = {1, 1, n, 0, n, n, 0, n, n};
+    rt->dev->block(rt->devctx, rt->m->esize, &k, src, dst, 1);
+}
+
+void lscc_rt_copy(const lscc_rt *rt, size_t n, const void *src, void *dst) {
+    rt->dev->copy(rt->devctx, dst, src, n * (size_t)rt->m->esize, 0);
 }
 
 void lscc_rt_bcast(const lscc_rt *rt, int t, int ax, size_t *n, size_t *c, size_t *hw) {
@@ -155,20 +139,22 @@ int lscc_rt_dim(double v, int64_t *out) {
     return 1;
 }
 
+/* One block per output channel: all batch items of in's channel src[k]
+ * under out's region. */
 static void chanperm(lscc_rt *rt, int in, int out, const int *src, int backward) {
     const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
-    size_t es = (size_t)rt->m->esize;
-    int64_t c = rt->m->tensors[out].c, ih = bi[1] - bi[0], iw = bi[3] - bi[2], oh = bo[1] - bo[0], ow = bo[3] - bo[2];
-    char *ib = backward ? rt->g[in] : rt->b[in], *ob = backward ? rt->g[out] : rt->b[out];
+    size_t c = (size_t)rt->m->tensors[out].c, ih = (size_t)(bi[1] - bi[0]), iw = (size_t)(bi[3] - bi[2]),
+           oh = (size_t)(bo[1] - bo[0]), ow = (size_t)(bo[3] - bo[2]);
+    void *ib = backward ? rt->g[in] : rt->b[in], *ob = backward ? rt->g[out] : rt->b[out];
     if (!ib) return;
-    for (int64_t n = 0; n < rt->n; n++)
-        for (int64_t k = 0; k < c; k++)
-            for (int64_t r = 0; r < oh; r++) {
-                char *s = ib + (size_t)(((n * c + src[k]) * ih + r + bo[0] - bi[0]) * iw + bo[2] - bi[2]) * es;
-                char *d = ob + (size_t)(((n * c + k) * oh + r) * ow) * es;
-                if (backward) lscc_rt_add(rt->m->esize, (size_t)ow, d, s);
-                else memcpy(d, s, (size_t)ow * es);
-            }
+    for (size_t k = 0; k < c; k++) {
+        size_t io = (size_t)src[k] * ih * iw + (size_t)(bo[0] - bi[0]) * iw + (size_t)(bo[2] - bi[2]);
+        size_t oo = k * oh * ow;
+        lscc_rt_block fw = {(size_t)rt->n, oh, ow, io, c * ih * iw, iw, oo, c * oh * ow, ow};
+        lscc_rt_block bw = {(size_t)rt->n, oh, ow, oo, c * oh * ow, ow, io, c * ih * iw, iw};
+        if (backward) rt->dev->block(rt->devctx, rt->m->esize, &bw, ob, ib, 1);
+        else rt->dev->block(rt->devctx, rt->m->esize, &fw, ib, ob, 0);
+    }
 }
 
 void lscc_rt_chanperm_fwd(lscc_rt *rt, int in, int out, const int *src) { chanperm(rt, in, out, src, 0); }

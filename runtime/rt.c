@@ -140,9 +140,29 @@ void lscc_rt_win(const lscc_rt *rt, const lscc_rt_geo *g, const lscc_win2d *wint
 
 static void *zalloc(size_t n, size_t es) { return calloc(n ? n : 1, es); }
 
+/* Context memory of the backend (device memory for GPU code), zeroed. */
+static void *dalloc(lscc_rt *rt, size_t n, size_t es) {
+    if (n > SIZE_MAX / es / 2) return NULL;
+    return rt->dev->alloc(rt->devctx, (n ? n : 1) * es);
+}
+
+/* The backend's first failure since the last check (waits for queued work). */
+static int dev_status(lscc_rt *rt) {
+    if (rt->dev->host) return 0;
+    int st = rt->dev->status(rt->devctx, &rt->err);
+    return st ? st : rt->err.code;
+}
+
+int lscc_rt_fetch(lscc_rt *rt, void *dst, const void *src, size_t bytes) {
+    if (!rt || !dst || !src) return LSCC_RT_E_ARG;
+    rt->dev->copy(rt->devctx, dst, src, bytes, 2);
+    return dev_status(rt);
+}
+
 int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt, const char *weights_path) {
     memset(rt, 0, sizeof *rt);
     rt->m = m;
+    rt->dev = m->dev ? m->dev : &lscc_rt_host_dev;
     if (!opt || opt->batch < 1 || opt->height < 1 || opt->width < 1)
         return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: batch, height and width must be >= 1", m->name);
     if (opt->batch > (1 << 20) || opt->height > ((int64_t)1 << 31) || opt->width > ((int64_t)1 << 31))
@@ -151,6 +171,7 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
                             (long long)opt->height, (long long)opt->width);
     rt->opt = *opt;
     rt->n = opt->batch;
+    rt->kept = -1;
     int nt = m->ntensors;
     rt->dims = zalloc((size_t)nt * LSCC_RT_MAXRANK, sizeof *rt->dims);
     rt->rank = zalloc((size_t)nt, sizeof *rt->rank);
@@ -172,20 +193,37 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
                                     "model (tensor '%s' would be empty)", m->name, (long long)opt->height,
                                     (long long)opt->width, m->tensors[t].name);
     size_t es = (size_t)m->esize;
+    if (rt->dev->create(&rt->devctx, &rt->err)) {
+        rt->dev = &lscc_rt_host_dev; /* nothing of the backend to free */
+        return rt->err.code ? rt->err.code : lscc_rt_fail(&rt->err, LSCC_RT_E_DEVICE, "%s: no %s device", m->name,
+                                                          m->dev->name);
+    }
     int ast = lscc_rt_arena(rt);
     if (ast) return ast;
     for (int t = 0; t < nt; t++) {
         if (m->tensors[t].bb && t != m->split) continue;
         size_t n = lscc_rt_numel(rt, t);
         if (t == m->split) {
-            rt->y = zalloc(n, es);
-            rt->dy = zalloc(n, es);
+            rt->y = dalloc(rt, n, es);
+            rt->dy = dalloc(rt, n, es);
             if (!rt->y || !rt->dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
             continue;
         }
-        rt->head[t] = zalloc(n, es);
-        rt->head_g[t] = zalloc(n, es);
+        rt->head[t] = dalloc(rt, n, es);
+        rt->head_g[t] = dalloc(rt, n, es);
         if (!rt->head[t] || !rt->head_g[t]) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
+    }
+    if (!rt->dev->host) { /* pinned staging for image and input-gradient regions */
+        const int im = m->image;
+        int64_t h = dim(rt, im, 2), w = dim(rt, im, 3);
+        size_t side = (size_t)(m->tensors[im].side[0] < h ? m->tensors[im].side[0] : h) *
+                      (size_t)(m->tensors[im].side[1] < w ? m->tensors[im].side[1] : w);
+        rt->stage_bytes = (size_t)rt->n * (size_t)m->tensors[im].c * side * es;
+        rt->stage = rt->dev->host_alloc(rt->devctx, rt->stage_bytes);
+        rt->stage_dx = rt->dev->host_alloc(rt->devctx, rt->stage_bytes);
+        if (!rt->stage || !rt->stage_dx)
+            return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate %.1f MB of pinned staging memory",
+                                m->name, 2 * (double)rt->stage_bytes / 1e6);
     }
     int st = lscc_rt_load_weights(rt, weights_path);
     if (st) return st;
@@ -197,11 +235,13 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
 }
 
 void lscc_rt_free(lscc_rt *rt) {
-    if (!rt) return;
+    if (!rt || !rt->dev) return;
+    const lscc_rt_dev *d = rt->dev;
+    void *x = rt->devctx;
     if (rt->head)
         for (int t = 0; t < rt->m->ntensors; t++) {
-            free(rt->head[t]);
-            free(rt->head_g[t]);
+            if (rt->head[t]) d->release(x, rt->head[t]);
+            if (rt->head_g[t]) d->release(x, rt->head_g[t]);
         }
     free(rt->head);
     free(rt->head_g);
@@ -210,20 +250,21 @@ void lscc_rt_free(lscc_rt *rt) {
     free(rt->box);
     free(rt->b);
     free(rt->g);
-    free(rt->arena);
     free(rt->off);
-    for (int s = 0; s < 4; s++) free(rt->scratch[s]);
-    free(rt->weights);
-    free(rt->grads);
+    void *dev_bufs[] = {rt->arena, rt->scratch[0], rt->scratch[1], rt->scratch[2], rt->scratch[3], rt->weights,
+                        rt->grads, rt->y, rt->dy};
+    for (size_t k = 0; k < sizeof dev_bufs / sizeof *dev_bufs; k++)
+        if (dev_bufs[k]) d->release(x, dev_bufs[k]);
+    if (rt->stage) d->host_release(x, rt->stage);
+    if (rt->stage_dx) d->host_release(x, rt->stage_dx);
     free(rt->params);
-    free(rt->y);
-    free(rt->dy);
     lscc_rt_dnnl_destroy(rt->dnnl);
+    d->destroy(x);
     memset(rt, 0, sizeof *rt);
 }
 
 void lscc_rt_zero_grad(lscc_rt *rt) {
-    if (rt && rt->grads) memset(rt->grads, 0, rt->m->weights_count * (size_t)rt->m->esize);
+    if (rt && rt->grads) rt->dev->fill(rt->devctx, rt->grads, rt->m->weights_count, rt->m->esize, 0.0);
 }
 
 /* ---- the sweeps ---- */
@@ -253,22 +294,17 @@ static void point_buffers(lscc_rt *rt, int train) {
     }
 }
 
-/* Copies rows/cols of box src_box (of a c-channel tensor) that lie in
- * dst_box between buffers: full (whole-tensor) <-> tile region. */
-static void copy_box(const lscc_rt *rt, int64_t c, const int64_t *from_box, const void *from, const int64_t *to_box,
-                     void *to, const int64_t *part, int accumulate) {
-    size_t es = (size_t)rt->m->esize;
-    int64_t fh = from_box[1] - from_box[0], fw = from_box[3] - from_box[2];
-    int64_t th = to_box[1] - to_box[0], tw = to_box[3] - to_box[2];
-    int64_t len = part[3] - part[2];
-    for (int64_t p = 0; p < rt->n * c; p++)
-        for (int64_t r = part[0]; r < part[1]; r++) {
-            const char *s = (const char *)from + ((size_t)(p * fh + r - from_box[0]) * (size_t)fw +
-                                                  (size_t)(part[2] - from_box[2])) * es;
-            char *d = (char *)to + ((size_t)(p * th + r - to_box[0]) * (size_t)tw + (size_t)(part[2] - to_box[2])) * es;
-            if (!accumulate) memcpy(d, s, (size_t)len * es);
-            else lscc_rt_add(rt->m->esize, (size_t)len, s, d);
-        }
+/* Copies the rows/cols of box `part` (of a c-channel tensor) between
+ * buffers holding boxes from_box and to_box (a tile region and the whole
+ * tensor), through backend d; accumulate: +=. */
+static void copy_box(const lscc_rt *rt, const lscc_rt_dev *d, int64_t c, const int64_t *from_box, const void *from,
+                     const int64_t *to_box, void *to, const int64_t *part, int accumulate) {
+    size_t fh = (size_t)(from_box[1] - from_box[0]), fw = (size_t)(from_box[3] - from_box[2]);
+    size_t th = (size_t)(to_box[1] - to_box[0]), tw = (size_t)(to_box[3] - to_box[2]);
+    const lscc_rt_block k = {(size_t)(rt->n * c), (size_t)(part[1] - part[0]), (size_t)(part[3] - part[2]),
+                             (size_t)(part[0] - from_box[0]) * fw + (size_t)(part[2] - from_box[2]), fh * fw, fw,
+                             (size_t)(part[0] - to_box[0]) * tw + (size_t)(part[2] - to_box[2]), th * tw, tw};
+    d->block(d == rt->dev ? rt->devctx : NULL, rt->m->esize, &k, from, to, accumulate);
 }
 
 static int tiles(const lscc_rt *rt, int64_t *ny, int64_t *nx) {
@@ -286,14 +322,32 @@ static void tile_box(const lscc_rt *rt, int64_t i, int64_t j, int64_t *tb) {
     tb[3] = tb[2] + rt->m->out_tile[1] < dim(rt, y, 3) ? tb[2] + rt->m->out_tile[1] : dim(rt, y, 3);
 }
 
+/* Reads the image region of the current tile into the image tensor's
+ * buffer; device backends stage it in pinned memory and upload it while
+ * the host goes on. */
 static int read_image(lscc_rt *rt, const lscc_image *x) {
     const int im = rt->m->image;
     const int64_t *b = &rt->box[4 * im];
     if (b[0] < 0) return 0;
-    if (x->read(x, b[0], b[1], b[2], b[3], rt->m->esize == 4 ? LSCC_F32 : LSCC_F64, rt->b[im], &rt->err))
+    void *dst = rt->b[im];
+    if (!rt->dev->host) {
+        rt->dev->upload_wait(rt->devctx); /* the last upload has left the staging buffer */
+        dst = rt->stage;
+    }
+    if (x->read(x, b[0], b[1], b[2], b[3], rt->m->esize == 4 ? LSCC_F32 : LSCC_F64, dst, &rt->err))
         return rt->err.code ? rt->err.code : lscc_rt_fail(&rt->err, LSCC_RT_E_IO, "%s: reading the image failed",
                                                           rt->m->name);
+    int st = dev_status(rt); /* the last tile's kernels are done: its buffers may be overwritten */
+    if (st) return st;
+    if (!rt->dev->host) rt->dev->upload(rt->devctx, rt->b[im], rt->stage, lscc_rt_count(rt, im) * (size_t)rt->m->esize);
     return 0;
+}
+
+/* The same image source as the one the forward sweep read (its fields, so
+ * a source re-pointed at other data between the calls does not count). */
+static int same_image(const lscc_image *a, const lscc_image *b) {
+    return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w && a->read == b->read && a->data == b->data &&
+           a->dtype == b->dtype && a->user == b->user;
 }
 
 static int progress(lscc_rt *rt, const char *phase, int64_t done, int64_t total) {
@@ -309,18 +363,27 @@ int lscc_rt_stream_forward(lscc_rt *rt, const lscc_image *x, void *y) {
     if (!y) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no output buffer", rt->m->name);
     const int ys = rt->m->split;
     int64_t ny, nx, full[4] = {0, dim(rt, ys, 2), 0, dim(rt, ys, 3)};
+    void *yd = rt->dev->host ? y : rt->y; /* stitched in context memory */
     tiles(rt, &ny, &nx);
     point_buffers(rt, 0);
+    rt->kept = -1;
     for (int64_t i = 0; i < ny; i++)
         for (int64_t j = 0; j < nx; j++) {
             int64_t tb[4];
+            int last = i == ny - 1 && j == nx - 1;
             tile_box(rt, i, j, tb);
             regions(rt, tb[0], tb[1], tb[2], tb[3]);
+            if (last) point_buffers(rt, 1); /* kept for a backward sweep (the arena has room for it) */
             if ((st = read_image(rt, x)) || (st = rt->m->tile_forward(rt)) || (st = rt->err.code)) return st;
-            copy_box(rt, rt->m->tensors[ys].c, tb, rt->b[ys], full, y, tb, 0);
+            if (last) {
+                rt->kept = i * nx + j;
+                rt->kept_x = *x;
+            }
+            copy_box(rt, rt->dev, rt->m->tensors[ys].c, tb, rt->b[ys], full, yd, tb, 0);
             if ((st = progress(rt, "forward", i * nx + j + 1, ny * nx))) return st;
         }
-    return 0;
+    if (yd != y) rt->dev->copy(rt->devctx, y, yd, lscc_rt_numel(rt, ys) * (size_t)rt->m->esize, 2);
+    return dev_status(rt);
 }
 
 int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, void *dx) {
@@ -332,29 +395,43 @@ int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, vo
     size_t es = (size_t)m->esize;
     int64_t ny, nx, full[4] = {0, dim(rt, ys, 2), 0, dim(rt, ys, 3)};
     int64_t xfull[4] = {0, dim(rt, im, 2), 0, dim(rt, im, 3)};
+    const void *dyd = dy;
+    if (!rt->dev->host && dy != rt->dy) {
+        rt->dev->copy(rt->devctx, rt->dy, dy, lscc_rt_numel(rt, ys) * es, 1);
+        dyd = rt->dy;
+    }
     tiles(rt, &ny, &nx);
     point_buffers(rt, 1);
     if (!dx) rt->g[im] = NULL; /* no input gradient: the first ops skip it */
     if (dx) memset(dx, 0, lscc_rt_numel(rt, im) * es);
-    for (int64_t i = 0; i < ny; i++)
-        for (int64_t j = 0; j < nx; j++) {
-            int64_t tb[4];
-            tile_box(rt, i, j, tb);
-            regions(rt, tb[0], tb[1], tb[2], tb[3]);
-            /* recompute the tile's forward (gradient checkpointing) */
-            if ((st = read_image(rt, x)) || (st = m->tile_forward(rt)) || (st = rt->err.code)) return st;
-            /* seed with G[T]: the partial loss <G[T], Y[T]> */
-            copy_box(rt, m->tensors[ys].c, full, dy, tb, rt->g[ys], tb, 0);
-            if ((st = m->tile_backward(rt, dx != NULL)) || (st = rt->err.code)) return st;
-            if (dx && rt->box[4 * im] >= 0)
-                copy_box(rt, m->tensors[im].c, &rt->box[4 * im], rt->g[im], xfull, dx, &rt->box[4 * im], 1);
-            if ((st = progress(rt, "backward", i * nx + j + 1, ny * nx))) return st;
+    /* last tile first: the forward sweep may have left it in the arena */
+    int64_t kept = same_image(&rt->kept_x, x) ? rt->kept : -1;
+    rt->kept = -1;
+    for (int64_t k = ny * nx - 1; k >= 0; k--) {
+        int64_t tb[4], i = k / nx, j = k % nx;
+        tile_box(rt, i, j, tb);
+        regions(rt, tb[0], tb[1], tb[2], tb[3]);
+        /* recompute the tile's forward (gradient checkpointing) */
+        if (k != kept && ((st = read_image(rt, x)) || (st = m->tile_forward(rt)) || (st = rt->err.code))) return st;
+        /* seed with G[T]: the partial loss <G[T], Y[T]> */
+        copy_box(rt, rt->dev, m->tensors[ys].c, full, dyd, tb, rt->g[ys], tb, 0);
+        if ((st = m->tile_backward(rt, dx != NULL)) || (st = rt->err.code)) return st;
+        if (dx && rt->box[4 * im] >= 0) {
+            const void *gx = rt->g[im];
+            if (!rt->dev->host) { /* fetch the tile's input gradient, add it on the host */
+                rt->dev->copy(rt->devctx, rt->stage_dx, gx, lscc_rt_count(rt, im) * es, 2);
+                if ((st = dev_status(rt))) return st;
+                gx = rt->stage_dx;
+            }
+            copy_box(rt, &lscc_rt_host_dev, m->tensors[im].c, &rt->box[4 * im], gx, xfull, dx, &rt->box[4 * im], 1);
         }
-    return 0;
+        if ((st = progress(rt, "backward", ny * nx - k, ny * nx))) return st;
+    }
+    return dev_status(rt);
 }
 
 void lscc_rt_gzero(lscc_rt *rt, int t) {
-    if (rt->g[t] && rt->box[4 * t] >= 0) memset(rt->g[t], 0, lscc_rt_count(rt, t) * (size_t)rt->m->esize);
+    if (rt->g[t] && rt->box[4 * t] >= 0) rt->dev->fill(rt->devctx, rt->g[t], lscc_rt_count(rt, t), rt->m->esize, 0.0);
 }
 
 static void point_head(lscc_rt *rt, const void *y, void *dy) {
@@ -369,37 +446,49 @@ static void point_head(lscc_rt *rt, const void *y, void *dy) {
     rt->box[4 * rt->m->split] = -1;
 }
 
+/* The backbone output in context memory: y itself for CPU code, else
+ * uploaded into rt->y. */
+static const void *head_input(lscc_rt *rt, const void *y) {
+    if (rt->dev->host || y == rt->y) return y;
+    rt->dev->copy(rt->devctx, rt->y, y, lscc_rt_numel(rt, rt->m->split) * (size_t)rt->m->esize, 1);
+    return rt->y;
+}
+
 int lscc_rt_head_forward(lscc_rt *rt, const void *y, void *out) {
     rt->err.code = 0;
     if (!y || !out) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
-    point_head(rt, y, NULL);
-    int st = rt->m->head_forward(rt);
-    if (st) return st;
-    if (rt->m->output != rt->m->split)
-        memcpy(out, rt->b[rt->m->output], lscc_rt_numel(rt, rt->m->output) * (size_t)rt->m->esize);
-    else if (out != y)
-        memcpy(out, y, lscc_rt_numel(rt, rt->m->output) * (size_t)rt->m->esize);
-    return 0;
+    const lscc_rt_model *m = rt->m;
+    const void *yd = head_input(rt, y);
+    point_head(rt, yd, NULL);
+    int st = m->head_forward(rt);
+    if (st || (st = rt->err.code)) return st;
+    const void *o = m->output != m->split ? rt->b[m->output] : yd;
+    if (out != o) rt->dev->copy(rt->devctx, out, o, lscc_rt_numel(rt, m->output) * (size_t)m->esize, 2);
+    return dev_status(rt);
 }
 
 int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy) {
     rt->err.code = 0;
     if (!y || !dout || !dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
     const lscc_rt_model *m = rt->m;
-    size_t es = (size_t)m->esize;
-    point_head(rt, y, dy);
-    memset(dy, 0, lscc_rt_numel(rt, m->split) * es);
+    size_t es = (size_t)m->esize, ny = lscc_rt_numel(rt, m->split);
+    const void *yd = head_input(rt, y);
+    void *dyd = rt->dev->host ? dy : rt->dy;
+    point_head(rt, yd, dyd);
+    int st = 0;
     if (m->output == m->split) {
-        memcpy(dy, dout, lscc_rt_numel(rt, m->split) * es);
-        return 0;
+        rt->dev->copy(rt->devctx, dyd, dout, ny * es, 1);
+    } else {
+        rt->dev->fill(rt->devctx, dyd, ny, m->esize, 0.0);
+        /* the head's activations are recomputed (they are small) */
+        if ((st = m->head_forward(rt)) || (st = rt->err.code)) return st;
+        for (int t = 0; t < m->ntensors; t++)
+            if (!m->tensors[t].bb) rt->dev->fill(rt->devctx, rt->head_g[t], lscc_rt_numel(rt, t), m->esize, 0.0);
+        rt->dev->copy(rt->devctx, rt->g[m->output], dout, lscc_rt_numel(rt, m->output) * es, 1);
+        if ((st = m->head_backward(rt)) || (st = rt->err.code)) return st;
     }
-    /* the head's activations are recomputed (they are small) */
-    int st = m->head_forward(rt);
-    if (st) return st;
-    for (int t = 0; t < m->ntensors; t++)
-        if (!m->tensors[t].bb) memset(rt->head_g[t], 0, lscc_rt_numel(rt, t) * es);
-    memcpy(rt->g[m->output], dout, lscc_rt_numel(rt, m->output) * es);
-    return m->head_backward(rt);
+    if (dyd != dy) rt->dev->copy(rt->devctx, dy, dyd, ny * es, 2);
+    return dev_status(rt);
 }
 
 int lscc_rt_forward(lscc_rt *rt, const lscc_image *x, void *out) {

@@ -4,8 +4,6 @@
 
 #include "lscc_rt.h"
 
-/* dst[i] += src[i] for n elements of size esize (4: float, 8: double). */
-void lscc_rt_add(int esize, size_t n, const void *src, void *dst);
 /* Reads and checks the weights file; allocates values, gradients, params. */
 int lscc_rt_load_weights(lscc_rt *rt, const char *path);
 /* Lays out and allocates the tile arena and scratch for rt's image size. */

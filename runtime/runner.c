@@ -131,7 +131,12 @@ int lscc_run_main(int argc, char **argv, const lscc_rt_model *m, const char *wei
            (long long)((yd[3] + m->out_tile[1] - 1) / m->out_tile[1]), (long long)m->out_tile[0],
            (long long)m->out_tile[1]);
     rc = save(out, "output.npy", m->esize, orank, od, o);
-    if (!rc) rc = save(out, "backbone.npy", m->esize, yrank, yd, rt.y);
+    if (!rc) {
+        void *yh = malloc(lscc_rt_numel(&rt, m->split) * es);
+        rc = !yh ? 6 : lscc_rt_fetch(&rt, yh, rt.y, lscc_rt_numel(&rt, m->split) * es);
+        if (!rc) rc = save(out, "backbone.npy", m->esize, yrank, yd, yh);
+        free(yh);
+    }
     free(o);
     if (rc || !gout) goto done;
     if (lscc_npy_read_f64(gout, &g, msg, sizeof msg)) {
@@ -184,7 +189,10 @@ int lscc_run_main(int argc, char **argv, const lscc_rt_model *m, const char *wei
         const lscc_param *p = &rt.params[k];
         char name[64];
         snprintf(name, sizeof name, "%zu.npy", k);
-        rc = save(gdir, name, m->esize, p->rank, p->dims, p->grad);
+        void *gh = malloc(p->count * es + 1);
+        rc = !gh ? 6 : lscc_rt_fetch(&rt, gh, p->grad, p->count * es);
+        if (!rc) rc = save(gdir, name, m->esize, p->rank, p->dims, gh);
+        free(gh);
         fprintf(f, "  \"%zu\": {\"name\": ", k);
         json_string(f, p->name);
         fprintf(f, ", \"folded_bn\": ");

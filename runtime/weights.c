@@ -25,22 +25,36 @@ int lscc_rt_load_weights(lscc_rt *rt, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return lscc_rt_fail(&rt->err, LSCC_RT_E_IO, "%s: cannot open weights file '%s'", m->name, path);
     unsigned char h[32];
-    rt->weights = calloc(n ? n : 1, es);
-    rt->grads = calloc(n ? n : 1, es);
+    /* read on the host, then moved to the backend's memory (a device copy for GPU code) */
+    void *hw = calloc(n ? n : 1, es);
+    rt->grads = rt->dev->alloc(rt->devctx, (n ? n : 1) * es);
     int st = 0;
-    if (!rt->weights || !rt->grads) st = lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
+    if (!hw || !rt->grads) st = lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
     else if (fread(h, 1, sizeof h, f) != sizeof h || memcmp(h, LSCC_WEIGHTS_MAGIC, 8))
         st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: '%s' is not an lscc weights file", m->name, path);
     else if ((uint32_t)(h[8] | h[9] << 8 | h[10] << 16 | (uint32_t)h[11] << 24) != LSCC_WEIGHTS_VERSION ||
              (h[12] | h[13] << 8) != m->esize || rd64(h + 16) != n)
         st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' was written for another model or "
                           "precision (regenerate the code and the weights together)", m->name, path);
-    else if (fread(rt->weights, es, n, f) != n)
+    else if (fread(hw, es, n, f) != n)
         st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' is truncated", m->name, path);
-    else if (fnv1a(rt->weights, n * es) != rd64(h + 24) || rd64(h + 24) != m->weights_checksum)
+    else if (fnv1a(hw, n * es) != rd64(h + 24) || rd64(h + 24) != m->weights_checksum)
         st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' is corrupt or belongs to other "
                           "generated code (checksum mismatch)", m->name, path);
     fclose(f);
+    if (!st && rt->dev->host) {
+        rt->weights = hw;
+        hw = NULL;
+    } else if (!st) {
+        rt->weights = rt->dev->alloc(rt->devctx, (n ? n : 1) * es);
+        if (!rt->weights) st = lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate %.1f MB of weights on "
+                                             "the %s", m->name, (double)(n * es) / 1e6, rt->dev->name);
+        else {
+            rt->dev->copy(rt->devctx, rt->weights, hw, n * es, 1);
+            st = rt->dev->status(rt->devctx, &rt->err); /* the copy is done before hw is freed */
+        }
+    }
+    free(hw);
     if (st) return st;
     size_t np = 0;
     for (int k = 0; k < m->nbuffers; k++) np += m->buffers[k].trainable != 0;
@@ -57,6 +71,7 @@ int lscc_rt_load_weights(lscc_rt *rt, const char *path) {
         p->count = b->count;
         p->value = lscc_rt_buf(rt, k);
         p->grad = lscc_rt_bufgrad(rt, k);
+        p->on_device = !rt->dev->host;
     }
     return 0;
 }

@@ -12,7 +12,7 @@ for p in clang libclang-rt-14-dev; do
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$p" >/dev/null
 done
 build="$root/build-fuzz"
-CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSCC_FUZZ=ON -DLSCC_TESTS=OFF >/dev/null
+CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSCC_FUZZ=ON -DLSCC_TESTS=OFF -DLSCC_CUDA=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target fuzz_frontend >/dev/null
 corpus="$build/corpus"; mkdir -p "$corpus" "$build/crashes"
 models="${LSCC_FUZZ_SEEDS:-$root/build-test/tests/models}"

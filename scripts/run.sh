@@ -20,7 +20,7 @@ fi
 size="${1:-8192}"
 tile="${2:-1536}"
 build="$root/build"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLSCC_TESTS=OFF >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLSCC_TESTS=OFF -DLSCC_CUDA=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 models="$build/models"
 /usr/bin/python3 "$root/tests/python/export_models.py" "$models" resnet18 >/dev/null

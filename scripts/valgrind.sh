@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${LSCC_VALGRIND_BUILD:-$root/build-valgrind}"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSCC_WERROR=ON -DLSCC_TESTS=OFF >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSCC_WERROR=ON -DLSCC_TESTS=OFF -DLSCC_CUDA=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 work="$build/valgrind_case"
 rm -rf "$work"

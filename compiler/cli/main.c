@@ -11,7 +11,7 @@
 static const char usage[] =
     "usage: lscc MODEL.onnx [--tile N] [-o DIR] [--explain[=json]] [--split TENSOR]\n"
     "            [--image HxW] [--batch N] [--precision f32|f64] [--name NAME]\n"
-    "            [--train-bn-affine]\n"
+    "            [--train-bn-affine] [--target cpu|cuda|cpu,cuda]\n"
     "       lscc --help | --version\n";
 
 static const char help[] =
@@ -35,6 +35,10 @@ static const char help[] =
     "                   also the plan as DIR/plan.txt and DIR/plan.json\n"
     "  --precision P    element type of the generated code: f32 (default; float\n"
     "                   convolutions through oneDNN) or f64 (plain C, for exactness)\n"
+    "  --target T       cpu (default): NAME.c, C with oneDNN; cuda: NAME.cu, the\n"
+    "                   same streaming code on an NVIDIA GPU (cuDNN convolutions,\n"
+    "                   the image stays on the host and is staged tile by tile);\n"
+    "                   cpu,cuda: both (link one of them: same symbols)\n"
     "  --name NAME      prefix of every generated symbol and file (default: the\n"
     "                   model file's name, sanitized)\n"
     "  --train-bn-affine  keep BatchNormalization as its own op with gamma and beta\n"
@@ -130,8 +134,8 @@ static void stem(const char *path, char *out, size_t n) {
     if (dot && dot != out) *dot = 0;
 }
 
-static int emit(const lscc_plan *p, const char *model, const char *name, const char *outdir, int f64, int argc,
-                char **argv) {
+static int emit(const lscc_plan *p, const char *model, const char *name, const char *outdir, int f64, int targets,
+                int argc, char **argv) {
     char base[256], cmd[4096];
     size_t len = 0;
     if (!name) {
@@ -144,14 +148,14 @@ static int emit(const lscc_plan *p, const char *model, const char *name, const c
     lscc_diag d;
     lscc_diag_init(&d);
     lscc_prog *g = NULL;
-    lscc_emit_options eo = {name, outdir, f64, cmd};
+    lscc_emit_options eo = {name, outdir, f64, targets & 1, (targets & 2) != 0, cmd};
     lscc_status st = lscc_lower(p, p->opt.train_bn_affine, &g, &d);
     if (!st) st = lscc_emit_c(g, &eo, &d);
     if (st) fprintf(stderr, "lscc: %s: %s\n%s", model, lscc_status_name(st), d.text ? d.text : "");
     else
-        fprintf(stderr, "lscc: wrote %s/{%s.h, %s.c, %s.weights, %s_run.c, CMakeLists.txt, plan.txt, plan.json} "
-                "(%s, %d ops, %zu weights)\n", outdir, name, name, name, name, f64 ? "float64" : "float32", g->nop,
-                g->weights_count);
+        fprintf(stderr, "lscc: wrote %s/{%s.h, %s.%s, %s.weights, %s_run.c, CMakeLists.txt, plan.txt, plan.json} "
+                "(%s, %d ops, %zu weights)\n", outdir, name, name, targets == 1 ? "c" : targets == 2 ? "cu" : "c, .cu",
+                name, name, f64 ? "float64" : "float32", g->nop, g->weights_count);
     lscc_prog_free(g);
     lscc_diag_free(&d);
     return st;
@@ -161,7 +165,7 @@ int main(int argc, char **argv) {
     lscc_options opt = {NULL, 2048, 0, 0, 1, 0};
     const char *model = NULL, *outdir = NULL, *v;
     int explain = 0; /* 1 text, 2 json */
-    int f64 = 0;
+    int f64 = 0, targets = 1; /* bit 0: cpu, bit 1: cuda */
     const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -186,6 +190,9 @@ int main(int argc, char **argv) {
         } else if ((v = opt_value(argc, argv, &i, "--precision"))) {
             if (strcmp(v, "f32") && strcmp(v, "f64")) return usage_error("--precision wants f32 or f64, not '%s'", v);
             f64 = !strcmp(v, "f64");
+        } else if ((v = opt_value(argc, argv, &i, "--target"))) {
+            targets = !strcmp(v, "cpu") ? 1 : !strcmp(v, "cuda") ? 2 : !strcmp(v, "cpu,cuda") || !strcmp(v, "cuda,cpu") ? 3 : 0;
+            if (!targets) return usage_error("--target wants cpu, cuda or cpu,cuda, not '%s'", v);
         } else if ((v = opt_value(argc, argv, &i, "--name"))) {
             if (!*v) return usage_error("--name wants a name%s", "");
             name = v;
@@ -229,7 +236,7 @@ int main(int argc, char **argv) {
     }
     fflush(stdout); /* keep the plan ahead of the messages below */
     int rc = outdir ? write_plan(p, outdir) : 0;
-    if (outdir && !rc) rc = emit(p, model, name, outdir, f64, argc, argv);
+    if (outdir && !rc) rc = emit(p, model, name, outdir, f64, targets, argc, argv);
     lscc_plan_free(p);
     lscc_model_free(m);
     lscc_diag_free(&d);

@@ -23,7 +23,22 @@ typedef struct em {
     const char *S;   /* f32 / f64 */
     FILE *f;
     uint64_t model_sum, weights_sum;
+    int cuda;        /* writing <name>.cu */
 } em;
+
+/* What differs between the targets: generated tile and head code is the
+ * same text for both, calling every kernel through LSCC_K (the kernels of
+ * lscc_kernels.h or lscc_cuda.h) and LSCC_KR (convolutions: through the
+ * runtime's oneDNN / plain choice on the CPU, cuDNN on the GPU). */
+typedef struct target {
+    const char *ext, *include, *k, *kr, *dev;
+} target;
+
+static const target targets[2] = {
+    {"c", "lscc_rt.h", "lscc_##f(__VA_ARGS__)", "lscc_rt_##f(rt, __VA_ARGS__)", "NULL"},
+    {"cu", "lscc_rt_cuda.h", "lscc_cu_##f(LSCC_CU(rt), __VA_ARGS__)", "lscc_cu_##f(LSCC_CU(rt), __VA_ARGS__)",
+     "&lscc_rt_cuda_dev"},
+};
 
 static void out(em *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void out(em *e, const char *fmt, ...) {
@@ -180,14 +195,14 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
     case LK_AVGPOOL:
         emit_win(e, o, geo);
         if (o->kind == LK_CONV) {
-            out(e, "        lscc_rt_conv2d_fwd_%s(rt, &w, %s_B(%d), %s_W(%d), ", S, P, x, P, o->w);
+            out(e, "        LSCC_KR(conv2d_fwd_%s, &w, %s_B(%d), %s_W(%d), ", S, P, x, P, o->w);
             if (o->b >= 0) out(e, "%s_W(%d), ", P, o->b);
             else out(e, "NULL, ");
             out(e, "%s_B(%d));\n", P, y);
         } else if (o->kind == LK_MAXPOOL) {
-            out(e, "        lscc_maxpool2d_fwd_%s(&w, %s_B(%d), %s_B(%d));\n", S, P, x, P, y);
+            out(e, "        LSCC_K(maxpool2d_fwd_%s, &w, %s_B(%d), %s_B(%d));\n", S, P, x, P, y);
         } else {
-            out(e, "        lscc_avgpool2d_fwd_%s(&w, %d, %s_B(%d), %s_B(%d));\n", S, o->flag, P, x, P, y);
+            out(e, "        LSCC_K(avgpool2d_fwd_%s, &w, %d, %s_B(%d), %s_B(%d));\n", S, o->flag, P, x, P, y);
         }
         break;
     case LK_PAD:
@@ -205,46 +220,45 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
     case LK_AFFINE:
         out(e, "        size_t n_, c_, hw_;\n        lscc_rt_bcast(rt, %d, 1, &n_, &c_, &hw_);\n", y);
         if (o->flag) {
-            out(e, "        lscc_rt_bn_fwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_W(%d), %s_W(%d), "
+            out(e, "        LSCC_K(bn_fwd_%s, n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_W(%d), %s_W(%d), "
                 "%s_W(%d), %s_B(%d));\n", S, P, x, y, P, o->w, P, o->b, P, o->mean, P, o->invstd, P, y);
             break;
         }
-        out(e, "        lscc_affine_fwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_W(%d), "
+        out(e, "        LSCC_K(affine_fwd_%s, n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_W(%d), "
             "%s_B(%d));\n", S, P, x, y, P, o->w, P, o->b, P, y);
         break;
     case LK_UNARY:
-        out(e, "        lscc_%s_fwd_%s(lscc_rt_count(rt, %d), ", un_name(o->un), S, y);
+        out(e, "        LSCC_K(%s_fwd_%s, lscc_rt_count(rt, %d), ", un_name(o->un), S, y);
         un_args(e, o);
         out(e, "(%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_B(%d));\n", P, x, y, P, y);
         break;
     case LK_BIN:
-        out(e, "        lscc_%s_fwd_%s(lscc_rt_count(rt, %d), (%s_real *)lscc_rt_view(rt, %d, %d, 0), "
+        out(e, "        LSCC_K(%s_fwd_%s, lscc_rt_count(rt, %d), (%s_real *)lscc_rt_view(rt, %d, %d, 0), "
             "(%s_real *)lscc_rt_view(rt, %d, %d, 1), %s_B(%d));\n", bop_name(o->bop), S, y, P, o->in[0], y, P, o->in[1], y,
             P, y);
         break;
     case LK_BINC:
         out(e, "        size_t n_, c_, hw_;\n        lscc_rt_bcast(rt, %d, %d, &n_, &c_, &hw_);\n", y, o->flag);
-        out(e, "        lscc_%s_chan_fwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_B(%d));\n",
+        out(e, "        LSCC_K(%s_chan_fwd_%s, n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_B(%d));\n",
             bop_name(o->bop), S, P, x, y, P, o->w, P, y);
         break;
     case LK_COPY:
-        out(e, "        memcpy(%s_B(%d), lscc_rt_view(rt, %d, %d, 0), lscc_rt_count(rt, %d) * sizeof(%s_real));\n", P, y, x,
-            y, y, P);
+        out(e, "        lscc_rt_copy(rt, lscc_rt_count(rt, %d), lscc_rt_view(rt, %d, %d, 0), %s_B(%d));\n", y, x, y, P, y);
         break;
     case LK_GAP:
-        out(e, "        lscc_global_avgpool_fwd_%s(lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, %d), %s_B(%d), "
+        out(e, "        LSCC_K(global_avgpool_fwd_%s, lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, %d), %s_B(%d), "
             "%s_B(%d));\n", S, y, x, y, P, x, P, y);
         break;
     case LK_GEMM:
     case LK_MATMUL:
         gemm_desc(e, o, x);
-        out(e, "        lscc_gemm_fwd_%s(&gm, %s_B(%d), %s_W(%d), ", S, P, x, P, o->w);
+        out(e, "        LSCC_K(gemm_fwd_%s, &gm, %s_B(%d), %s_W(%d), ", S, P, x, P, o->w);
         if (o->b >= 0) out(e, "%s_W(%d), ", P, o->b);
         else out(e, "NULL, ");
         out(e, "%s_B(%d));\n", P, y);
         break;
     case LK_SOFTMAX:
-        out(e, "        lscc_softmax_fwd_%s(lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], "
+        out(e, "        LSCC_K(softmax_fwd_%s, lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], "
             "(size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], %s_B(%d), %s_B(%d));\n", S, y, y, y, y, y, P, x, P, y);
         break;
     case LK_CHANPERM:
@@ -253,14 +267,14 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
     case LK_CHANMM: /* per batch item: y[K, P] = W^T x[C, P], W stored [C, K] */
         out(e, "        const size_t p_ = lscc_rt_hw(rt, %d);\n", y);
         out(e, "        const lscc_gemm gm = {%lld, p_, %lld, 1, 0, 0, 0, 1.0, 0.0};\n", (long long)o->n, (long long)o->k);
-        out(e, "        const %s_real *xv = lscc_rt_view(rt, %d, %d, 0);\n", P, x, y);
+        out(e, "        const %s_real *xv = (const %s_real *)lscc_rt_view(rt, %d, %d, 0);\n", P, P, x, y);
         out(e, "        for (int64_t b_ = 0; b_ < rt->n; b_++)\n");
-        out(e, "            lscc_gemm_fwd_%s(&gm, %s_W(%d), xv + (size_t)b_ * %lld * p_, NULL, %s_B(%d) + (size_t)b_ * %lld * p_);\n",
+        out(e, "            LSCC_K(gemm_fwd_%s, &gm, %s_W(%d), xv + (size_t)b_ * %lld * p_, NULL, %s_B(%d) + (size_t)b_ * %lld * p_);\n",
             S, P, o->w, (long long)o->k, P, y, (long long)o->n);
         break;
     case LK_LAYERNORM:
         out(e, "        size_t n_, c_, hw_;\n        lscc_rt_bcast(rt, %d, %d, &n_, &c_, &hw_);\n", y, o->ax);
-        out(e, "        lscc_layernorm2d_fwd_%s(n_, c_, hw_, (%s_real)%.17g, (%s_real *)lscc_rt_view(rt, %d, %d, 0), ", S, P,
+        out(e, "        LSCC_K(layernorm2d_fwd_%s, n_, c_, hw_, (%s_real)%.17g, (%s_real *)lscc_rt_view(rt, %d, %d, 0), ", S, P,
             o->a0, P, x, y);
         if (o->w >= 0) out(e, "%s_W(%d), ", P, o->w);
         else out(e, "NULL, ");
@@ -287,19 +301,19 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
     case LK_AVGPOOL:
         emit_win(e, o, geo);
         if (o->kind == LK_CONV) {
-            out(e, "        if (%s_G(%d)) lscc_rt_conv2d_bwd_data_%s(rt, &w, %s_G(%d), %s_W(%d), %s_G(%d));\n", P, x, S, P,
+            out(e, "        if (%s_G(%d)) LSCC_KR(conv2d_bwd_data_%s, &w, %s_G(%d), %s_W(%d), %s_G(%d));\n", P, x, S, P,
                 y, P, o->w, P, x);
             if (wg) {
-                out(e, "        lscc_rt_conv2d_bwd_weight_%s(rt, &w, %s_B(%d), %s_G(%d), %s_WG(%d), ", S, P, x, P, y, P,
+                out(e, "        LSCC_KR(conv2d_bwd_weight_%s, &w, %s_B(%d), %s_G(%d), %s_WG(%d), ", S, P, x, P, y, P,
                     o->w);
                 if (bg) out(e, "%s_WG(%d));\n", P, o->b);
                 else out(e, "NULL);\n");
             }
         } else if (o->kind == LK_MAXPOOL) {
-            out(e, "        if (%s_G(%d)) lscc_maxpool2d_bwd_%s(&w, %s_B(%d), %s_G(%d), %s_G(%d));\n", P, x, S, P, x, P, y,
+            out(e, "        if (%s_G(%d)) LSCC_K(maxpool2d_bwd_%s, &w, %s_B(%d), %s_G(%d), %s_G(%d));\n", P, x, S, P, x, P, y,
                 P, x);
         } else {
-            out(e, "        if (%s_G(%d)) lscc_avgpool2d_bwd_%s(&w, %d, %s_G(%d), %s_G(%d));\n", P, x, S, o->flag, P, y,
+            out(e, "        if (%s_G(%d)) LSCC_K(avgpool2d_bwd_%s, &w, %d, %s_G(%d), %s_G(%d));\n", P, x, S, o->flag, P, y,
                 P, x);
         }
         break;
@@ -315,68 +329,68 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
         break;
     }
     case LK_AFFINE:
-        out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n", P, x, y);
+        out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = (%s_real *)lscc_rt_gview(rt, %d, %d, 1);\n", P, P, x, y);
         out(e, "        lscc_rt_bcast(rt, %d, 1, &n_, &c_, &hw_);\n", y);
         if (o->flag) {
-            out(e, "        lscc_rt_bn_bwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_W(%d), %s_W(%d), "
+            out(e, "        LSCC_K(bn_bwd_%s, n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_W(%d), %s_W(%d), "
                 "%s_G(%d), gx, %s_WG(%d), %s_WG(%d));\n", S, P, x, y, P, o->w, P, o->mean, P, o->invstd, P, y, P, o->w,
                 P, o->b);
             out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
             break;
         }
-        out(e, "        lscc_affine_bwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_G(%d), gx, "
+        out(e, "        LSCC_K(affine_bwd_%s, n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_G(%d), gx, "
             "%s_WG(%d), %s_WG(%d));\n", S, P, x, y, P, o->w, P, y, P, o->w, P, o->b);
         out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
         break;
     case LK_UNARY:
-        out(e, "        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n        if (gx) {\n", P, x, y);
-        out(e, "            lscc_%s_bwd_%s(lscc_rt_count(rt, %d), ", un_name(o->un), S, y);
+        out(e, "        %s_real *gx = (%s_real *)lscc_rt_gview(rt, %d, %d, 1);\n        if (gx) {\n", P, P, x, y);
+        out(e, "            LSCC_K(%s_bwd_%s, lscc_rt_count(rt, %d), ", un_name(o->un), S, y);
         un_args(e, o);
         out(e, "(%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_G(%d), gx);\n", P, x, y, P, y);
         out(e, "            lscc_rt_gview_done(rt, %d, %d, gx);\n        }\n", x, y);
         break;
     case LK_BIN:
-        out(e, "        %s_real *ga = lscc_rt_gview(rt, %d, %d, 2), *gb = lscc_rt_gview(rt, %d, %d, 3);\n", P, o->in[0], y,
-            o->in[1], y);
+        out(e, "        %s_real *ga = (%s_real *)lscc_rt_gview(rt, %d, %d, 2), *gb = (%s_real *)lscc_rt_gview(rt, %d, %d, 3);\n",
+            P, P, o->in[0], y, P, o->in[1], y);
         if (o->bop == '+' || o->bop == '-')
-            out(e, "        lscc_%s_bwd_%s(lscc_rt_count(rt, %d), %s_G(%d), ga, gb);\n", bop_name(o->bop), S, y, P, y);
+            out(e, "        LSCC_K(%s_bwd_%s, lscc_rt_count(rt, %d), %s_G(%d), ga, gb);\n", bop_name(o->bop), S, y, P, y);
         else
-            out(e, "        lscc_%s_bwd_%s(lscc_rt_count(rt, %d), (%s_real *)lscc_rt_view(rt, %d, %d, 0), "
+            out(e, "        LSCC_K(%s_bwd_%s, lscc_rt_count(rt, %d), (%s_real *)lscc_rt_view(rt, %d, %d, 0), "
                 "(%s_real *)lscc_rt_view(rt, %d, %d, 1), %s_G(%d), ga, gb);\n", bop_name(o->bop), S, y, P, o->in[0], y,
                 P, o->in[1], y, P, y);
         out(e, "        lscc_rt_gview_done(rt, %d, %d, ga);\n        lscc_rt_gview_done(rt, %d, %d, gb);\n", o->in[0], y,
             o->in[1], y);
         break;
     case LK_BINC:
-        out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n", P, x, y);
+        out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = (%s_real *)lscc_rt_gview(rt, %d, %d, 1);\n", P, P, x, y);
         out(e, "        lscc_rt_bcast(rt, %d, %d, &n_, &c_, &hw_);\n", y, o->flag);
         if (o->bop == '+' || o->bop == '-')
-            out(e, "        lscc_%s_chan_bwd_%s(n_, c_, hw_, %s_G(%d), gx, %s_WG(%d));\n", bop_name(o->bop), S, P, y, P,
+            out(e, "        LSCC_K(%s_chan_bwd_%s, n_, c_, hw_, %s_G(%d), gx, %s_WG(%d));\n", bop_name(o->bop), S, P, y, P,
                 o->w);
         else
-            out(e, "        lscc_%s_chan_bwd_%s(n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_G(%d), "
+            out(e, "        LSCC_K(%s_chan_bwd_%s, n_, c_, hw_, (%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_W(%d), %s_G(%d), "
                 "gx, %s_WG(%d));\n", bop_name(o->bop), S, P, x, y, P, o->w, P, y, P, o->w);
         out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
         break;
     case LK_COPY:
-        out(e, "        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n", P, x, y);
+        out(e, "        %s_real *gx = (%s_real *)lscc_rt_gview(rt, %d, %d, 1);\n", P, P, x, y);
         out(e, "        if (gx) lscc_rt_accumulate(rt, lscc_rt_count(rt, %d), %s_G(%d), gx);\n", y, P, y);
         out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
         break;
     case LK_GAP:
-        out(e, "        if (%s_G(%d)) lscc_global_avgpool_bwd_%s(lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, "
+        out(e, "        if (%s_G(%d)) LSCC_K(global_avgpool_bwd_%s, lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, "
             "%d), %s_G(%d), %s_G(%d));\n", P, x, S, y, x, y, P, y, P, x);
         break;
     case LK_GEMM:
     case LK_MATMUL:
         gemm_desc(e, o, x);
-        out(e, "        lscc_gemm_bwd_%s(&gm, %s_B(%d), %s_W(%d), %s_G(%d), %s_G(%d), %s_WG(%d), ", S, P, x, P, o->w, P, y, P,
+        out(e, "        LSCC_K(gemm_bwd_%s, &gm, %s_B(%d), %s_W(%d), %s_G(%d), %s_G(%d), %s_WG(%d), ", S, P, x, P, o->w, P, y, P,
             x, P, o->w);
         if (o->b >= 0) out(e, "%s_WG(%d));\n", P, o->b);
         else out(e, "NULL);\n");
         break;
     case LK_SOFTMAX:
-        out(e, "        if (%s_G(%d)) lscc_softmax_bwd_%s(lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], "
+        out(e, "        if (%s_G(%d)) LSCC_K(softmax_bwd_%s, lscc_rt_count(rt, %d) / (size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], "
             "(size_t)rt->dims[%d * 8 + rt->rank[%d] - 1], %s_B(%d), %s_G(%d), %s_G(%d));\n", P, x, S, y, y, y, y, y, P, x,
             P, y, P, x);
         break;
@@ -386,18 +400,18 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
     case LK_CHANMM:
         out(e, "        const size_t p_ = lscc_rt_hw(rt, %d);\n", y);
         out(e, "        const lscc_gemm gm = {%lld, p_, %lld, 1, 0, 0, 0, 1.0, 0.0};\n", (long long)o->n, (long long)o->k);
-        out(e, "        const %s_real *xv = lscc_rt_view(rt, %d, %d, 0);\n        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n",
-            P, x, y, P, x, y);
+        out(e, "        const %s_real *xv = (const %s_real *)lscc_rt_view(rt, %d, %d, 0);\n        %s_real *gx = (%s_real *)lscc_rt_gview(rt, %d, %d, 1);\n",
+            P, P, x, y, P, P, x, y);
         out(e, "        for (int64_t b_ = 0; b_ < rt->n; b_++)\n");
-        out(e, "            lscc_gemm_bwd_%s(&gm, %s_W(%d), xv + (size_t)b_ * %lld * p_, %s_G(%d) + (size_t)b_ * %lld * p_, "
+        out(e, "            LSCC_K(gemm_bwd_%s, &gm, %s_W(%d), xv + (size_t)b_ * %lld * p_, %s_G(%d) + (size_t)b_ * %lld * p_, "
             "%s_WG(%d), gx ? gx + (size_t)b_ * %lld * p_ : NULL, NULL);\n", S, P, o->w, (long long)o->k, P, y,
             (long long)o->n, P, o->w, (long long)o->k);
         out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
         break;
     case LK_LAYERNORM:
-        out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = lscc_rt_gview(rt, %d, %d, 1);\n", P, x, y);
+        out(e, "        size_t n_, c_, hw_;\n        %s_real *gx = (%s_real *)lscc_rt_gview(rt, %d, %d, 1);\n", P, P, x, y);
         out(e, "        lscc_rt_bcast(rt, %d, %d, &n_, &c_, &hw_);\n", y, o->ax);
-        out(e, "        lscc_layernorm2d_bwd_%s(n_, c_, hw_, (%s_real)%.17g, (%s_real *)lscc_rt_view(rt, %d, %d, 0), ", S, P,
+        out(e, "        LSCC_K(layernorm2d_bwd_%s, n_, c_, hw_, (%s_real)%.17g, (%s_real *)lscc_rt_view(rt, %d, %d, 0), ", S, P,
             o->a0, P, x, y);
         if (o->w >= 0) out(e, "%s_W(%d), ", P, o->w);
         else out(e, "NULL, ");
@@ -636,14 +650,17 @@ static lscc_status write_header(em *e, lscc_diag *d) {
 
 static lscc_status write_source(em *e, lscc_diag *d) {
     const lscc_prog *g = e->g;
+    const target *tg = &targets[e->cuda];
     char path[4096], file[256];
-    snprintf(file, sizeof file, "%s.c", e->P);
+    snprintf(file, sizeof file, "%s.%s", e->P, tg->ext);
     FILE *f = open_out(e->o, file, path, sizeof path, d);
     if (!f) return LSCC_E_IO;
     e->f = f;
     const char *P = e->P;
-    provenance(e, "Streaming code");
-    out(e, "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", P);
+    provenance(e, e->cuda ? "Streaming code, CUDA" : "Streaming code");
+    out(e, "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n\n#include \"%s\"\n#include \"%s.h\"\n\n",
+        tg->include, P);
+    out(e, "#define LSCC_K(f, ...) %s\n#define LSCC_KR(f, ...) %s\n", tg->k, tg->kr);
     out(e, "#define %s_B(t) ((%s_real *)rt->b[t])\n#define %s_G(t) ((%s_real *)rt->g[t])\n", P, P, P, P);
     out(e, "#define %s_W(k) ((%s_real *)lscc_rt_buf(rt, k))\n#define %s_WG(k) ((%s_real *)lscc_rt_bufgrad(rt, k))\n\n", P, P,
         P, P);
@@ -667,11 +684,11 @@ static lscc_status write_source(em *e, lscc_diag *d) {
     out(e, "    %s_tensors, %d, %s_rules, %d, %s_buffers, %zu, 0x%016llxull,\n", P, nr, P, g->nbuf, P, g->weights_count,
         (unsigned long long)e->weights_sum);
     out(e, "    {%lld, %lld},\n", (long long)g->p->out_tile[0], (long long)g->p->out_tile[1]);
-    out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd};\n\n", P, P, P, P, P);
+    out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd, %s};\n\n", P, P, P, P, P, tg->dev);
     /* the API: thin wrappers over the runtime */
     out(e, "const lscc_rt_model *%s_model(void) { return &%s_desc; }\n\n", P, P);
     out(e, "%s_ctx *%s_create(const lscc_rt_options *opt, const char *weights, lscc_rt_error *err) {\n", P, P);
-    out(e, "    %s_ctx *c = calloc(1, sizeof *c);\n", P);
+    out(e, "    %s_ctx *c = (%s_ctx *)calloc(1, sizeof *c);\n", P, P);
     out(e, "    if (!c) {\n        lscc_rt_fail(err, LSCC_RT_E_NOMEM, \"%%s: out of memory\", %s_desc.name);\n"
            "        return NULL;\n    }\n", P);
     out(e, "    if (lscc_rt_init(&c->rt, &%s_desc, opt, weights)) {\n        if (err) *err = c->rt.err;\n"
@@ -714,18 +731,34 @@ static lscc_status write_runner_and_cmake(em *e, lscc_diag *d) {
     f = open_out(e->o, "CMakeLists.txt", path, sizeof path, d);
     if (!f) return LSCC_E_IO;
     e->f = f;
-    out(e, "# Generated by lscc %s: builds the model library %s and the runner %s_run.\n", LSCC_VERSION, P, P);
-    out(e, "# Standalone: cmake -S . -B build && cmake --build build\n");
-    out(e, "# Embedded: add_subdirectory(<this dir>) and link %s.\n", P);
-    out(e, "cmake_minimum_required(VERSION 3.16)\nif(NOT DEFINED PROJECT_NAME)\n  project(%s C)\nendif()\n", P);
+    const lscc_emit_options *o = e->o;
+    out(e, "# Generated by lscc %s: builds the model library %s and the runner %s_run", LSCC_VERSION,
+        o->cpu ? P : "", o->cpu ? P : "");
+    if (o->cuda) out(e, "%s%s_cuda and %s_cuda_run (CUDA)", o->cpu ? "; " : "", P, P);
+    out(e, ".\n# Standalone: cmake -S . -B build && cmake --build build\n");
+    out(e, "# Embedded: add_subdirectory(<this dir>) and link %s%s.\n", P, o->cpu ? "" : "_cuda");
+    out(e, "cmake_minimum_required(VERSION 3.18)\nif(NOT DEFINED PROJECT_NAME)\n  project(%s C)\nendif()\n", P);
     out(e, "if(NOT TARGET lscc::rt)\n  find_package(lscc CONFIG REQUIRED HINTS \"%s\")\nendif()\n", LSCC_RT_DIR);
-    out(e, "add_library(%s STATIC ${CMAKE_CURRENT_LIST_DIR}/%s.c)\n", P, P);
-    out(e, "target_include_directories(%s PUBLIC ${CMAKE_CURRENT_LIST_DIR})\n", P);
-    out(e, "target_link_libraries(%s PUBLIC lscc::rt)\n", P);
-    out(e, "set_target_properties(%s PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON)\n", P);
-    out(e, "add_executable(%s_run ${CMAKE_CURRENT_LIST_DIR}/%s_run.c)\n", P, P);
-    out(e, "target_link_libraries(%s_run PRIVATE %s)\n", P, P);
-    out(e, "target_compile_definitions(%s_run PRIVATE %s_WEIGHTS=\"${CMAKE_CURRENT_LIST_DIR}/%s.weights\")\n", P, P, P);
+    for (int cu = 0; cu < 2; cu++) {
+        if (!(cu ? o->cuda : o->cpu)) continue;
+        const char *lib = cu ? "_cuda" : "";
+        if (cu) {
+            out(e, "if(NOT TARGET lscc::rt_cuda)\n  message(FATAL_ERROR \"%s.cu needs the lscc runtime built with "
+                "CUDA (LSCC_CUDA=ON: nvcc and cuDNN found)\")\nendif()\nenable_language(CUDA)\n", P);
+            out(e, "add_library(%s_cuda STATIC ${CMAKE_CURRENT_LIST_DIR}/%s.cu)\n", P, P);
+            out(e, "target_link_libraries(%s_cuda PUBLIC lscc::rt_cuda)\n", P);
+            out(e, "set_target_properties(%s_cuda PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)\n", P);
+        } else {
+            out(e, "add_library(%s STATIC ${CMAKE_CURRENT_LIST_DIR}/%s.c)\n", P, P);
+            out(e, "target_link_libraries(%s PUBLIC lscc::rt)\n", P);
+            out(e, "set_target_properties(%s PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON)\n", P);
+        }
+        out(e, "target_include_directories(%s%s PUBLIC ${CMAKE_CURRENT_LIST_DIR})\n", P, lib);
+        out(e, "add_executable(%s%s_run ${CMAKE_CURRENT_LIST_DIR}/%s_run.c)\n", P, lib, P);
+        out(e, "target_link_libraries(%s%s_run PRIVATE %s%s)\n", P, lib, P, lib);
+        out(e, "target_compile_definitions(%s%s_run PRIVATE %s_WEIGHTS=\"${CMAKE_CURRENT_LIST_DIR}/%s.weights\")\n", P,
+            lib, P, P);
+    }
     return close_out(f, path, d);
 }
 
@@ -748,7 +781,9 @@ lscc_status lscc_emit_c(const lscc_prog *g, const lscc_emit_options *o, lscc_dia
     }
     lscc_status st = write_weights(&e, d);
     if (!st) st = write_header(&e, d);
-    if (!st) st = write_source(&e, d);
+    if (!st && o->cpu) st = write_source(&e, d);
+    e.cuda = 1;
+    if (!st && o->cuda) st = write_source(&e, d);
     if (!st) st = write_runner_and_cmake(&e, d);
     lscc_names_free(names);
     return st;

@@ -82,10 +82,12 @@ typedef struct lscc_emit_options {
     const char *name;      /* model / prefix name */
     const char *outdir;
     int f64;               /* --precision f64 */
+    int cpu, cuda;         /* --target: which of NAME.c and NAME.cu to write */
     const char *cmdline;   /* for provenance */
 } lscc_emit_options;
 
-/* Writes <name>.h, <name>.c, <name>.weights, <name>_run.c, CMakeLists.txt. */
+/* Writes <name>.h, <name>.c (target cpu) and / or <name>.cu (target cuda),
+ * <name>.weights, <name>_run.c, CMakeLists.txt. */
 lscc_status lscc_emit_c(const lscc_prog *g, const lscc_emit_options *o, lscc_diag *d);
 
 #endif

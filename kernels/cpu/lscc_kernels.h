@@ -32,6 +32,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Window of a 2-D convolution or pooling over one region.
  * n, c, h, w   input batch, channels and real region size
  * oc, oh, ow   output channels (convolution only; pools keep c) and size
@@ -243,6 +247,20 @@ void lscc_affine_bwd_f32(size_t n, size_t c, size_t hw, const float *x, const fl
 void lscc_affine_bwd_f64(size_t n, size_t c, size_t hw, const double *x, const double *scale, const double *dy,
                          double *dx, double *dscale, double *dshift);
 
+/* ---- BatchNorm with trainable gamma, beta and frozen statistics
+ * (batchnorm.c; lscc --train-bn-affine) ----
+ * y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c] over x = n x c x hw.
+ * Backward: dx += dy * gamma * invstd, dgamma += sum of dy * (x - mean) *
+ * invstd, dbeta += sum of dy; any of dx, dgamma, dbeta may be NULL. */
+void lscc_bn_fwd_f32(size_t n, size_t c, size_t hw, const float *x, const float *gamma, const float *beta,
+                     const float *mean, const float *invstd, float *y);
+void lscc_bn_fwd_f64(size_t n, size_t c, size_t hw, const double *x, const double *gamma, const double *beta,
+                     const double *mean, const double *invstd, double *y);
+void lscc_bn_bwd_f32(size_t n, size_t c, size_t hw, const float *x, const float *gamma, const float *mean,
+                     const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+void lscc_bn_bwd_f64(size_t n, size_t c, size_t hw, const double *x, const double *gamma, const double *mean,
+                     const double *invstd, const double *dy, double *dx, double *dgamma, double *dbeta);
+
 /* ---- LayerNorm over channels (layernorm.c; ConvNeXt's LayerNorm2d) ----
  * At every pixel of x = n x c x hw, over its c channels:
  *   y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c],
@@ -363,4 +381,7 @@ void lscc_pad2d_fwd_f64(const lscc_pad2d *p, double fill, const double *x, doubl
 void lscc_pad2d_bwd_f32(const lscc_pad2d *p, const float *dy, float *dx);
 void lscc_pad2d_bwd_f64(const lscc_pad2d *p, const double *dy, double *dx);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

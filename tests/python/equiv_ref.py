@@ -412,6 +412,8 @@ def main(argv=None):
     ap.add_argument("--keep-bn", action="store_true",
                     help="no Conv+BN fusion: BatchNorm stays (exported with TrainingMode.PRESERVE) and its "
                          "weight and bias count as trainable (lscc --train-bn-affine)")
+    ap.add_argument("--export-only", action="store_true",
+                    help="write model.onnx and x.npy only (code generation and build checks without a GPU)")
     a = ap.parse_args(argv)
     torch.set_num_threads(2)
     t0 = time.perf_counter()
@@ -461,6 +463,9 @@ def main(argv=None):
     else:
         x_in = torch.randn(n, c, h, w, generator=gx, dtype=getattr(torch, a.input_dtype))
     np.save(os.path.join(out_dir, "x.npy"), x_in.numpy())
+    if a.export_only:
+        print(f"{a.name}: exported {onnx_path} and x.npy (--export-only)", flush=True)
+        return
 
     # 6a. float32 forward (and the exported ONNX, with onnxruntime if present)
     x32 = x_in.float()

@@ -6,25 +6,25 @@
 #ifndef T
 #include <stddef.h>
 
-#include "lscc_rt.h"
+#include "lscc_kernels.h"
 
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, S)
 #define T float
 #define S f32
-#include "bn.c"
+#include "batchnorm.c"
 #undef T
 #undef S
 #define T double
 #define S f64
-#include "bn.c"
+#include "batchnorm.c"
 #undef T
 #undef S
 
 #else
 
-void FN(lscc_rt_bn_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *gamma, const T *beta, const T *mean,
+void FN(lscc_bn_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *gamma, const T *beta, const T *mean,
                         const T *invstd, T *y) {
     for (size_t b = 0; b < n; b++)
         for (size_t k = 0; k < c; k++) {
@@ -34,7 +34,7 @@ void FN(lscc_rt_bn_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *gamm
         }
 }
 
-void FN(lscc_rt_bn_bwd)(size_t n, size_t c, size_t hw, const T *x, const T *gamma, const T *mean, const T *invstd,
+void FN(lscc_bn_bwd)(size_t n, size_t c, size_t hw, const T *x, const T *gamma, const T *mean, const T *invstd,
                         const T *dy, T *dx, T *dgamma, T *dbeta) {
     for (size_t k = 0; k < c; k++) {
         T sg = 0, sb = 0, s = invstd[k] * gamma[k];
