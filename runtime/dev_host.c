@@ -50,6 +50,8 @@ static void upload_wait(void *ctx) { (void)ctx; }
 static void block(void *ctx, int esize, const lscc_rt_block *b, const void *src, void *dst, int acc) {
     (void)ctx;
     size_t es = (size_t)esize;
+    /* planes on OpenMP threads when there is enough to move (see kernels_impl.h) */
+    _Pragma("omp parallel for schedule(static) if (b->planes > 1 && b->planes * b->rows * b->cols > 16384)")
     for (size_t p = 0; p < b->planes; p++)
         for (size_t r = 0; r < b->rows; r++) {
             const char *s = (const char *)src + (b->src_off + p * b->src_plane + r * b->src_pitch) * es;

@@ -72,6 +72,12 @@ typedef struct lscc_rt_options {
     int64_t batch, height, width; /* the image size the context is built for */
     lscc_progress_fn progress;    /* NULL: none */
     void *progress_user;
+    /* 1: forward only (no backward on this context). The tile arena then
+       holds only the buffers live at once, so for the same memory an
+       inference tile can be much larger than a training tile. 0: training;
+       the forward sweep also leaves its last tile in the arena for the
+       backward sweep to start from. */
+    int inference;
 } lscc_rt_options;
 
 /* A parameter (trainable weight) with its gradient, both in the model's
@@ -107,6 +113,7 @@ typedef struct lscc_rt_tensor {
     int64_t side[2];     /* interior-tile region rows, cols (backbone) */
     int64_t live[2];     /* forward lifetime: producer op .. last reader */
     int64_t glive[2];    /* gradient lifetime, in backward order */
+    int alias;           /* computed in place in this tensor's buffer (ReLU), or -1 */
 } lscc_rt_tensor;
 
 /* One input window of one backbone op, for the region walk: the op writes

@@ -370,7 +370,7 @@ int lscc_rt_stream_forward(lscc_rt *rt, const lscc_image *x, void *y) {
     for (int64_t i = 0; i < ny; i++)
         for (int64_t j = 0; j < nx; j++) {
             int64_t tb[4];
-            int last = i == ny - 1 && j == nx - 1;
+            int last = i == ny - 1 && j == nx - 1 && !rt->opt.inference;
             tile_box(rt, i, j, tb);
             regions(rt, tb[0], tb[1], tb[2], tb[3]);
             if (last) point_buffers(rt, 1); /* kept for a backward sweep (the arena has room for it) */
@@ -390,6 +390,9 @@ int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, vo
     int st = check_image(rt, x);
     if (st) return st;
     if (!dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no gradient given", rt->m->name);
+    if (rt->opt.inference)
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: this context was created for inference (no backward)",
+                            rt->m->name);
     const lscc_rt_model *m = rt->m;
     const int ys = m->split, im = m->image;
     size_t es = (size_t)m->esize;

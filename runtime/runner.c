@@ -36,8 +36,8 @@ static int usage(const char *prog) {
 static int mkdir_p(const char *d) { return mkdir(d, 0777) && errno != EEXIST ? -1 : 0; }
 
 static int save(const char *dir, const char *name, int esize, int rank, const int64_t *dims, const void *data) {
-    char path[4096], msg[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char path[4096 + 64], msg[512];
+    if (snprintf(path, sizeof path, "%.4095s/%.63s", dir, name) >= (int)sizeof path) return 5;
     if (lscc_npy_write(path, esize == 4 ? LSCC_NPY_F32 : LSCC_NPY_F64, rank, dims, data, msg, sizeof msg)) {
         fprintf(stderr, "error: %s\n", msg);
         return 5;
@@ -89,7 +89,7 @@ int lscc_run_main(int argc, char **argv, const lscc_rt_model *m, const char *wei
         rc = 3;
         goto done;
     }
-    lscc_rt_options opt = {x.dims[0], x.dims[2], x.dims[3], prog ? show_progress : NULL, NULL};
+    lscc_rt_options opt = {x.dims[0], x.dims[2], x.dims[3], prog ? show_progress : NULL, NULL, 0};
     if ((rc = lscc_rt_init(&rt, m, &opt, weights))) {
         fprintf(stderr, "error: %s\n", rt.err.msg);
         goto done;

@@ -24,7 +24,8 @@ START_TEST(help_documents_every_option_and_exit_code) {
     char *out;
     ck_assert_int_eq(lscc(&out, "--help", NULL, NULL, NULL, NULL), 0);
     const char *must[] = {"--tile", "-o, --output", "--explain", "--explain=json", "--split", "--image", "--batch",
-                          "--version", "exit codes"};
+                          "--version", "--memory", "--inference", "--target", "--precision", "--name",
+                          "--train-bn-affine", "exit codes"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         ck_assert_msg(strstr(out, must[i]) != NULL, "--help does not mention %s", must[i]);
     for (int code = LSCC_E_INTERNAL; code <= LSCC_E_NOMEM; code++) {
@@ -64,6 +65,46 @@ START_TEST(tile_smaller_than_receptive_field) {
     ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--tile", "64", NULL, NULL), LSCC_E_UNSUPPORTED);
     ck_assert_msg(strstr(out, "receptive field") && strstr(out, "use --tile"), "%s", out);
     assert_clean(out);
+    free(out);
+}
+END_TEST
+
+/* The training arena of --tile N as --explain prints it, in MB. */
+static double training_mb(const char *tile) {
+    char *out;
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--tile", tile, "--explain", NULL), 0);
+    const char *p = strstr(out, "training peak ");
+    ck_assert_msg(p != NULL, "--explain prints no arena:\n%s", out);
+    double mb = atof(p + 14);
+    free(out);
+    return mb;
+}
+
+/* --memory picks the largest tile whose training arena fits: that tile's
+ * arena is within the budget and the next tile's is not; --inference gives a
+ * larger tile for the same budget; a budget under the receptive field's
+ * arena is refused. */
+START_TEST(memory_picks_the_largest_tile_that_fits) {
+    char *out;
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--memory", "700M", NULL, NULL), 0);
+    const char *p = strstr(out, "--tile ");
+    ck_assert_msg(p != NULL, "%s", out);
+    long tile = atol(p + 7);
+    free(out);
+    char t0[32], t1[32];
+    snprintf(t0, sizeof t0, "%ld", tile);
+    snprintf(t1, sizeof t1, "%ld", tile + 1);
+    double m0 = training_mb(t0), m1 = training_mb(t1);
+    ck_assert_msg(m0 <= 700.0 && m1 > 700.0, "--memory 700M chose --tile %ld: %.1f MB; --tile %ld: %.1f MB", tile, m0,
+                  tile + 1, m1);
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--memory", "700M", "--inference", NULL), 0);
+    p = strstr(out, "--tile ");
+    ck_assert_msg(p != NULL && atol(p + 7) > tile, "--inference did not give a larger tile:\n%s", out);
+    free(out);
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--memory", "1M", NULL, NULL), LSCC_E_UNSUPPORTED);
+    ck_assert_msg(strstr(out, "receptive field") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--memory", "lots", NULL, NULL), LSCC_E_USAGE);
     free(out);
 }
 END_TEST
@@ -174,6 +215,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, generates_code_for_every_streamable_zoo_model);
     tcase_add_test(tc, help_documents_every_option_and_exit_code);
     tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, memory_picks_the_largest_tile_that_fits);
     tcase_add_test(tc, tile_smaller_than_receptive_field);
     tcase_add_test(tc, explain_json_is_json_and_names_the_split);
     tcase_add_test(tc, malformed_models_fail_cleanly);

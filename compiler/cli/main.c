@@ -12,6 +12,7 @@ static const char usage[] =
     "usage: lscc MODEL.onnx [--tile N] [-o DIR] [--explain[=json]] [--split TENSOR]\n"
     "            [--image HxW] [--batch N] [--precision f32|f64] [--name NAME]\n"
     "            [--train-bn-affine] [--target cpu|cuda|cpu,cuda]\n"
+    "            [--memory BYTES] [--inference]\n"
     "       lscc --help | --version\n";
 
 static const char help[] =
@@ -39,6 +40,13 @@ static const char help[] =
     "                   same streaming code on an NVIDIA GPU (cuDNN convolutions,\n"
     "                   the image stays on the host and is staged tile by tile);\n"
     "                   cpu,cuda: both (link one of them: same symbols)\n"
+    "  --memory BYTES   pick the largest tile whose arena fits in BYTES (suffixes\n"
+    "                   K, M, G: powers of 1024), instead of --tile: the tile\n"
+    "                   memory of a training context (activations kept for the\n"
+    "                   backward sweep, gradients by liveness), as the runtime\n"
+    "                   lays it out, for --batch items in --precision\n"
+    "  --inference      with --memory: size for forward only (buffers reused by\n"
+    "                   liveness: much larger tiles for the same memory)\n"
     "  --name NAME      prefix of every generated symbol and file (default: the\n"
     "                   model file's name, sanitized)\n"
     "  --train-bn-affine  keep BatchNormalization as its own op with gamma and beta\n"
@@ -81,6 +89,24 @@ static int parse_size(const char *s, int64_t *h, int64_t *w) {
     memcpy(buf, s, (size_t)(x - s));
     buf[x - s] = 0;
     return parse_int(buf, 1, (int64_t)1 << 31, h) || parse_int(x + 1, 1, (int64_t)1 << 31, w) ? -1 : 0;
+}
+
+/* "1536M", "2G", "1500000000" */
+static int parse_bytes(const char *s, int64_t *out) {
+    char buf[64];
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof buf) return -1;
+    memcpy(buf, s, n + 1);
+    int64_t mul = 1;
+    char u = buf[n - 1];
+    if (u == 'K' || u == 'k') mul = (int64_t)1 << 10;
+    else if (u == 'M' || u == 'm') mul = (int64_t)1 << 20;
+    else if (u == 'G' || u == 'g') mul = (int64_t)1 << 30;
+    if (mul > 1) buf[n - 1] = 0;
+    int64_t v;
+    if (parse_int(buf, 1, ((int64_t)1 << 50) / mul, &v)) return -1;
+    *out = v * mul;
+    return 0;
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -134,6 +160,48 @@ static void stem(const char *path, char *out, size_t n) {
     if (dot && dot != out) *dot = 0;
 }
 
+/* The tile arena of the plan for opt (training and forward-only bytes), or
+ * a status: the plan or lowering failed (e.g. tile under the receptive field). */
+static lscc_status tile_bytes(lscc_model *m, const lscc_options *opt, int esize, int64_t *infer, int64_t *train) {
+    lscc_diag d;
+    lscc_diag_init(&d);
+    lscc_plan *p = NULL;
+    lscc_prog *g = NULL;
+    lscc_status st = lscc_plan_build(m, opt, &p, &d);
+    if (!st) st = lscc_lower(p, opt->train_bn_affine, &g, &d);
+    if (!st && lscc_prog_tile_bytes(g, opt->batch, esize, infer, train)) st = LSCC_E_NOMEM;
+    lscc_prog_free(g);
+    lscc_plan_free(p);
+    lscc_diag_free(&d);
+    return st;
+}
+
+/* --memory: the largest tile (input region side) whose arena fits. Plans
+ * are monotone in the tile, so a bisection over the side. */
+static lscc_status fit_tile(lscc_model *m, lscc_options *opt, int esize, int inference, int64_t budget) {
+    int64_t lo = 1, hi = (int64_t)1 << 16, best = -1, in, tr;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        opt->tile = mid;
+        lscc_status st = tile_bytes(m, opt, esize, &in, &tr);
+        if (st == LSCC_E_NOMEM) return st;
+        if (st) lo = mid + 1; /* below the receptive field */
+        else if ((inference ? in : tr) <= budget) best = mid, lo = mid + 1;
+        else hi = mid - 1;
+    }
+    if (best < 0) {
+        fprintf(stderr, "lscc: --memory %lld bytes is less than the smallest tile's %s arena needs; the smallest "
+                "tile is the receptive field (lscc --explain shows it)\n", (long long)budget,
+                inference ? "inference" : "training");
+        return LSCC_E_UNSUPPORTED;
+    }
+    opt->tile = best;
+    tile_bytes(m, opt, esize, &in, &tr);
+    fprintf(stderr, "lscc: --memory %.1f MB: --tile %lld (arena: training %.1f MB, inference %.1f MB)\n",
+            (double)budget / 1048576.0, (long long)best, (double)tr / 1048576.0, (double)in / 1048576.0);
+    return LSCC_OK;
+}
+
 static int emit(const lscc_plan *p, const char *model, const char *name, const char *outdir, int f64, int targets,
                 int argc, char **argv) {
     char base[256], cmd[4096];
@@ -165,7 +233,8 @@ int main(int argc, char **argv) {
     lscc_options opt = {NULL, 2048, 0, 0, 1, 0};
     const char *model = NULL, *outdir = NULL, *v;
     int explain = 0; /* 1 text, 2 json */
-    int f64 = 0, targets = 1; /* bit 0: cpu, bit 1: cuda */
+    int f64 = 0, targets = 1, inference = 0; /* targets bit 0: cpu, bit 1: cuda */
+    int64_t budget = 0;
     const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -190,6 +259,10 @@ int main(int argc, char **argv) {
         } else if ((v = opt_value(argc, argv, &i, "--precision"))) {
             if (strcmp(v, "f32") && strcmp(v, "f64")) return usage_error("--precision wants f32 or f64, not '%s'", v);
             f64 = !strcmp(v, "f64");
+        } else if ((v = opt_value(argc, argv, &i, "--memory"))) {
+            if (parse_bytes(v, &budget)) return usage_error("--memory wants a byte count (e.g. 1536M, 2G), not '%s'", v);
+        } else if (strcmp(a, "--inference") == 0) {
+            inference = 1;
         } else if ((v = opt_value(argc, argv, &i, "--target"))) {
             targets = !strcmp(v, "cpu") ? 1 : !strcmp(v, "cuda") ? 2 : !strcmp(v, "cpu,cuda") || !strcmp(v, "cuda,cpu") ? 3 : 0;
             if (!targets) return usage_error("--target wants cpu, cuda or cpu,cuda, not '%s'", v);
@@ -217,6 +290,7 @@ int main(int argc, char **argv) {
     lscc_model *m = NULL;
     lscc_plan *p = NULL;
     lscc_status st = lscc_model_load(model, &opt, &m, &d);
+    if (!st && budget) st = fit_tile(m, &opt, f64 ? 8 : 4, inference, budget);
     if (!st) st = lscc_plan_build(m, &opt, &p, &d);
     if (st) {
         fprintf(stderr, "lscc: %s: %s\n%s", model, lscc_status_name(st), d.text ? d.text : "");
@@ -225,7 +299,14 @@ int main(int argc, char **argv) {
         return st;
     }
     if (explain == 2) lscc_plan_explain_json(p, stdout);
-    else if (explain == 1) lscc_plan_explain(p, stdout);
+    else if (explain == 1) {
+        lscc_plan_explain(p, stdout);
+        int64_t in, tr;
+        if (!tile_bytes(m, &opt, f64 ? 8 : 4, &in, &tr))
+            printf("  tile arena as the runtime lays it out (batch %lld, %s, in-place ReLU): inference peak %.1f MB, "
+                   "training peak %.1f MB\n", (long long)opt.batch, f64 ? "float64" : "float32",
+                   (double)in / 1048576.0, (double)tr / 1048576.0);
+    }
     else {
         const lscc_graph *g = m->g;
         printf("%s: split at '%s' after %d streamed nodes; output tile %lldx%lld, input region %lldx%lld, "

@@ -483,9 +483,9 @@ static void emit_tables(em *e) {
         const lscc_ltensor *lt = &g->t[t];
         out(e, "    {");
         lscc_c_string(e->f, ir->tensors[lt->ir].name);
-        out(e, ", %d, %d, %lld, {%lld, %lld}, {%lld, %lld}, {%lld, %lld}},\n", lt->bb, lt->grad, (long long)lt->c,
+        out(e, ", %d, %d, %lld, {%lld, %lld}, {%lld, %lld}, {%lld, %lld}, %d},\n", lt->bb, lt->grad, (long long)lt->c,
             (long long)lt->side[0], (long long)lt->side[1], (long long)lt->live[0], (long long)lt->live[1],
-            (long long)lt->glive[0], (long long)lt->glive[1]);
+            (long long)lt->glive[0], (long long)lt->glive[1], lt->alias);
     }
     out(e, "};\n\n");
     int nr = 0, ng = 0;

@@ -727,7 +727,32 @@ static int plan_lifetimes(lscc_prog *g) {
         lt->glive[0] = t == g->split ? -1 : nop - 1 - last;
         lt->glive[1] = nop - 1 - first;
         if (lt->glive[1] < lt->glive[0]) lt->glive[1] = lt->glive[0];
+        lt->alias = -1;
     }
+    /* ReLU and Clip run in place when their input has no other reader: the
+       input's buffer then holds the output, and backward still finds the
+       right derivative there (y > 0 exactly where x > 0; lo < y < hi exactly
+       where lo < x < hi). No kernel's backward reads its own output, so the
+       input's producer is unaffected. This halves the stored activations
+       of Conv -> ReLU chains, the bulk of a training tile. */
+    int *readers = calloc((size_t)(nt ? nt : 1), sizeof *readers);
+    if (!readers) return -1;
+    for (int i = 0; i < nop; i++)
+        for (int k = 0; k < g->op[i].nin; k++) readers[g->op[i].in[k]]++;
+    for (int i = 0; i < nop; i++) {
+        const lscc_lop *o = &g->op[i];
+        if (!o->bb || o->kind != LK_UNARY || o->nin != 1 || !(o->un == UN_RELU || (o->un == UN_CLIP && o->a0 < o->a1)))
+            continue;
+        int x = o->in[0], y = o->out;
+        lscc_ltensor *tx = &g->t[x], *ty = &g->t[y];
+        if (!tx->bb || !ty->bb || x == g->image || x == g->split || readers[x] != 1 || tx->c != ty->c ||
+            tx->side[0] != ty->side[0] || tx->side[1] != ty->side[1])
+            continue;
+        int root = tx->alias >= 0 ? tx->alias : x;
+        ty->alias = root;
+        if (ty->live[1] > g->t[root].live[1]) g->t[root].live[1] = ty->live[1];
+    }
+    free(readers);
     return 0;
 }
 
@@ -809,7 +834,7 @@ lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out,
             off += g->buf[k].count;
         }
         g->weights_count = off;
-        plan_lifetimes(g);
+        if (plan_lifetimes(g)) st = lscc_error(d, LSCC_E_NOMEM, "out of memory");
     }
     free(L.bufmap);
     free(L.perm);

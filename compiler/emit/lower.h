@@ -49,6 +49,7 @@ typedef struct lscc_ltensor {
     int64_t side[2];   /* interior region */
     int64_t live[2];   /* forward: producer op .. last reader (image: -1) */
     int64_t glive[2];  /* gradient, in backward order: first writer .. producer */
+    int alias;         /* the tensor whose buffer this one is computed in (in place), or -1 */
 } lscc_ltensor;
 
 typedef struct lscc_lbuf {
@@ -85,6 +86,12 @@ typedef struct lscc_emit_options {
     int cpu, cuda;         /* --target: which of NAME.c and NAME.cu to write */
     const char *cmdline;   /* for provenance */
 } lscc_emit_options;
+
+/* Bytes of the tile arena the runtime lays out for an interior tile of
+ * this program (scratch included), batch items of esize-byte elements:
+ * forward only, and training (the context a training program creates).
+ * Returns 0, or -1 out of memory. */
+int lscc_prog_tile_bytes(const lscc_prog *g, int64_t batch, int esize, int64_t *infer, int64_t *train);
 
 /* Writes <name>.h, <name>.c (target cpu) and / or <name>.cu (target cuda),
  * <name>.weights, <name>_run.c, CMakeLists.txt. */

@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     double t0 = now();
-    lscc_rt_options opt = {batch, size, size, progress, &t0};
+    lscc_rt_options opt = {batch, size, size, progress, &t0, 0};
     lscc_rt_error err = {0, ""};
     resnet18_ctx *net = resnet18_create(&opt, weights, &err);
     if (!net) {

@@ -29,36 +29,44 @@ static T FN(sigmoid1)(T v) {
 }
 
 void FN(lscc_relu_fwd)(size_t n, const T *x, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0 : x[i];
 }
 
 void FN(lscc_relu_bwd)(size_t n, const T *x, const T *dy, T *dx) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++)
         if (x[i] > 0) dx[i] += dy[i];
 }
 
 void FN(lscc_leaky_relu_fwd)(size_t n, T alpha, const T *x, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
 }
 
 void FN(lscc_leaky_relu_bwd)(size_t n, T alpha, const T *x, const T *dy, T *dx) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : alpha * dy[i];
 }
 
 void FN(lscc_clip_fwd)(size_t n, T lo, T hi, const T *x, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
 }
 
 void FN(lscc_clip_bwd)(size_t n, T lo, T hi, const T *x, const T *dy, T *dx) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++)
         if (x[i] > lo && x[i] < hi) dx[i] += dy[i];
 }
 
 void FN(lscc_sigmoid_fwd)(size_t n, const T *x, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = FN(sigmoid1)(x[i]);
 }
 
 void FN(lscc_sigmoid_bwd)(size_t n, const T *x, const T *dy, T *dx) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) {
         const T s = FN(sigmoid1)(x[i]);
         dx[i] += dy[i] * s * (1 - s);
@@ -66,10 +74,12 @@ void FN(lscc_sigmoid_bwd)(size_t n, const T *x, const T *dy, T *dx) {
 }
 
 void FN(lscc_tanh_fwd)(size_t n, const T *x, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = FN(lscc_tanh)(x[i]);
 }
 
 void FN(lscc_tanh_bwd)(size_t n, const T *x, const T *dy, T *dx) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) {
         const T t = FN(lscc_tanh)(x[i]);
         dx[i] += dy[i] * (1 - t * t);
@@ -77,6 +87,7 @@ void FN(lscc_tanh_bwd)(size_t n, const T *x, const T *dy, T *dx) {
 }
 
 void FN(lscc_hard_sigmoid_fwd)(size_t n, T alpha, T beta, const T *x, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) {
         const T v = alpha * x[i] + beta;
         y[i] = v < 0 ? 0 : v > 1 ? 1 : v;
@@ -84,6 +95,7 @@ void FN(lscc_hard_sigmoid_fwd)(size_t n, T alpha, T beta, const T *x, T *y) {
 }
 
 void FN(lscc_hard_sigmoid_bwd)(size_t n, T alpha, T beta, const T *x, const T *dy, T *dx) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) {
         const T v = alpha * x[i] + beta;
         if (v > 0 && v < 1) dx[i] += alpha * dy[i];
@@ -91,6 +103,7 @@ void FN(lscc_hard_sigmoid_bwd)(size_t n, T alpha, T beta, const T *x, const T *d
 }
 
 void FN(lscc_hard_swish_fwd)(size_t n, const T *x, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) {
         const T v = x[i], r = v + 3;
         y[i] = v * (r < 0 ? 0 : r > 6 ? 6 : r) / 6;
@@ -98,6 +111,7 @@ void FN(lscc_hard_swish_fwd)(size_t n, const T *x, T *y) {
 }
 
 void FN(lscc_hard_swish_bwd)(size_t n, const T *x, const T *dy, T *dx) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) {
         const T v = x[i];
         if (v > 3) dx[i] += dy[i];
@@ -106,12 +120,14 @@ void FN(lscc_hard_swish_bwd)(size_t n, const T *x, const T *dy, T *dx) {
 }
 
 void FN(lscc_erf_fwd)(size_t n, const T *x, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = FN(lscc_erf)(x[i]);
 }
 
 /* erf'(v) = 2 / sqrt(pi) * e^(-v^2). */
 void FN(lscc_erf_bwd)(size_t n, const T *x, const T *dy, T *dx) {
     const T k = (T)1.12837916709551257390;
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) dx[i] += dy[i] * k * FN(lscc_exp)(-x[i] * x[i]);
 }
 

@@ -21,6 +21,7 @@
 #else
 
 void FN(lscc_affine_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *scale, const T *shift, T *y) {
+    LSCC_PAR_PLANES(n * c, hw)
     for (size_t m = 0; m < n * c; m++) {
         const T a = scale[m % c], b = shift[m % c];
         for (size_t k = m * hw; k < (m + 1) * hw; k++) y[k] = x[k] * a + b;
@@ -31,11 +32,13 @@ void FN(lscc_affine_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *sca
 void FN(lscc_affine_bwd)(size_t n, size_t c, size_t hw, const T *x, const T *scale, const T *dy, T *dx, T *dscale,
                          T *dshift) {
     if (dx)
+        LSCC_PAR_PLANES(n * c, hw)
         for (size_t m = 0; m < n * c; m++) {
             const T a = scale[m % c];
             for (size_t k = m * hw; k < (m + 1) * hw; k++) dx[k] += dy[k] * a;
         }
     if (!dscale && !dshift) return;
+    LSCC_PAR_PLANES(c, n * hw)
     for (size_t ch = 0; ch < c; ch++) {
         T ss = 0, sb = 0;
         for (size_t b = 0; b < n; b++) {

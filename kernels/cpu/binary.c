@@ -26,52 +26,65 @@
 /* ---- same shape ---- */
 
 void FN(lscc_add_fwd)(size_t n, const T *a, const T *b, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
 void FN(lscc_sub_fwd)(size_t n, const T *a, const T *b, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = a[i] - b[i];
 }
 
 void FN(lscc_mul_fwd)(size_t n, const T *a, const T *b, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];
 }
 
 void FN(lscc_div_fwd)(size_t n, const T *a, const T *b, T *y) {
+    LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = a[i] / b[i];
 }
 
 void FN(lscc_add_bwd)(size_t n, const T *dy, T *da, T *db) {
     if (da)
+        LSCC_PAR_FOR(n)
         for (size_t i = 0; i < n; i++) da[i] += dy[i];
     if (db)
+        LSCC_PAR_FOR(n)
         for (size_t i = 0; i < n; i++) db[i] += dy[i];
 }
 
 void FN(lscc_sub_bwd)(size_t n, const T *dy, T *da, T *db) {
     if (da)
+        LSCC_PAR_FOR(n)
         for (size_t i = 0; i < n; i++) da[i] += dy[i];
     if (db)
+        LSCC_PAR_FOR(n)
         for (size_t i = 0; i < n; i++) db[i] -= dy[i];
 }
 
 void FN(lscc_mul_bwd)(size_t n, const T *a, const T *b, const T *dy, T *da, T *db) {
     if (da)
+        LSCC_PAR_FOR(n)
         for (size_t i = 0; i < n; i++) da[i] += dy[i] * b[i];
     if (db)
+        LSCC_PAR_FOR(n)
         for (size_t i = 0; i < n; i++) db[i] += dy[i] * a[i];
 }
 
 void FN(lscc_div_bwd)(size_t n, const T *a, const T *b, const T *dy, T *da, T *db) {
     if (da)
+        LSCC_PAR_FOR(n)
         for (size_t i = 0; i < n; i++) da[i] += dy[i] / b[i];
     if (db)
+        LSCC_PAR_FOR(n)
         for (size_t i = 0; i < n; i++) db[i] -= dy[i] * (a[i] / b[i] / b[i]);
 }
 
 /* ---- second operand per channel: x is [n, c, hw], s is [c] ---- */
 
 void FN(lscc_add_chan_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *s, T *y) {
+    LSCC_PAR_PLANES(n * c, hw)
     for (size_t m = 0; m < n * c; m++) {
         const T v = s[m % c];
         for (size_t k = m * hw; k < (m + 1) * hw; k++) y[k] = x[k] + v;
@@ -79,6 +92,7 @@ void FN(lscc_add_chan_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *s
 }
 
 void FN(lscc_sub_chan_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *s, T *y) {
+    LSCC_PAR_PLANES(n * c, hw)
     for (size_t m = 0; m < n * c; m++) {
         const T v = s[m % c];
         for (size_t k = m * hw; k < (m + 1) * hw; k++) y[k] = x[k] - v;
@@ -86,6 +100,7 @@ void FN(lscc_sub_chan_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *s
 }
 
 void FN(lscc_mul_chan_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *s, T *y) {
+    LSCC_PAR_PLANES(n * c, hw)
     for (size_t m = 0; m < n * c; m++) {
         const T v = s[m % c];
         for (size_t k = m * hw; k < (m + 1) * hw; k++) y[k] = x[k] * v;
@@ -93,6 +108,7 @@ void FN(lscc_mul_chan_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *s
 }
 
 void FN(lscc_div_chan_fwd)(size_t n, size_t c, size_t hw, const T *x, const T *s, T *y) {
+    LSCC_PAR_PLANES(n * c, hw)
     for (size_t m = 0; m < n * c; m++) {
         const T v = s[m % c];
         for (size_t k = m * hw; k < (m + 1) * hw; k++) y[k] = x[k] / v;

@@ -22,6 +22,14 @@ static inline void lscc_span(int on, int s, int off, int in, int *lo, int *hi) {
     *hi = b;
 }
 
+/* Loops over independent elements or planes run on OpenMP threads (the
+ * same pool oneDNN uses) when there is enough work; every element is still
+ * computed by one thread in one order, so results do not depend on the
+ * thread count. Without OpenMP the pragmas are ignored. */
+#define LSCC_PRAGMA(x) _Pragma(#x)
+#define LSCC_PAR_FOR(n) LSCC_PRAGMA(omp parallel for schedule(static) if ((n) > 32768))
+#define LSCC_PAR_PLANES(np, plane) LSCC_PRAGMA(omp parallel for schedule(static) if ((np) > 1 && (np) * (plane) > 16384))
+
 /* libm by type, for the per-type bodies: FN(lscc_exp)(v) and the like. */
 static inline float lscc_exp_f32(float v) { return expf(v); }
 static inline double lscc_exp_f64(double v) { return exp(v); }

@@ -61,6 +61,7 @@ static ptrdiff_t FN(argmax)(const lscc_win2d *p, const T *xc, int i, int j) {
 
 void FN(lscc_maxpool2d_fwd)(const lscc_win2d *p, const T *x, T *y) {
     const size_t xs = (size_t)p->h * p->w, ys = (size_t)p->oh * p->ow;
+    LSCC_PAR_PLANES((size_t)p->n * p->c, xs)
     for (size_t nc = 0; nc < (size_t)p->n * p->c; nc++) {
         const T *xc = x + nc * xs;
         T *yc = y + nc * ys;
@@ -74,6 +75,7 @@ void FN(lscc_maxpool2d_fwd)(const lscc_win2d *p, const T *x, T *y) {
 
 void FN(lscc_maxpool2d_bwd)(const lscc_win2d *p, const T *x, const T *dy, T *dx) {
     const size_t xs = (size_t)p->h * p->w, ys = (size_t)p->oh * p->ow;
+    LSCC_PAR_PLANES((size_t)p->n * p->c, xs)
     for (size_t nc = 0; nc < (size_t)p->n * p->c; nc++) {
         const T *xc = x + nc * xs, *dyc = dy + nc * ys;
         T *dxc = dx + nc * xs;
@@ -87,6 +89,7 @@ void FN(lscc_maxpool2d_bwd)(const lscc_win2d *p, const T *x, const T *dy, T *dx)
 
 void FN(lscc_avgpool2d_fwd)(const lscc_win2d *p, int count_include_pad, const T *x, T *y) {
     const size_t xs = (size_t)p->h * p->w, ys = (size_t)p->oh * p->ow;
+    LSCC_PAR_PLANES((size_t)p->n * p->c, xs)
     for (size_t nc = 0; nc < (size_t)p->n * p->c; nc++) {
         const T *xc = x + nc * xs;
         T *yc = y + nc * ys;
@@ -107,6 +110,7 @@ void FN(lscc_avgpool2d_fwd)(const lscc_win2d *p, int count_include_pad, const T 
 
 void FN(lscc_avgpool2d_bwd)(const lscc_win2d *p, int count_include_pad, const T *dy, T *dx) {
     const size_t xs = (size_t)p->h * p->w, ys = (size_t)p->oh * p->ow;
+    LSCC_PAR_PLANES((size_t)p->n * p->c, xs)
     for (size_t nc = 0; nc < (size_t)p->n * p->c; nc++) {
         const T *dyc = dy + nc * ys;
         T *dxc = dx + nc * xs;
