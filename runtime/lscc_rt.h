@@ -199,6 +199,10 @@ typedef struct lscc_rt_model {
     int (*head_forward)(lscc_rt *rt);
     int (*head_backward)(lscc_rt *rt);
     const lscc_rt_dev *dev;           /* NULL: the host */
+    /* No head op reads the backbone output in its backward (ResNet-like
+       heads: GlobalAveragePool, Flatten): its gradient is written over it,
+       which saves a whole-image buffer. */
+    int dy_in_y;
 } lscc_rt_model;
 
 /* The engine state inside every generated context. */

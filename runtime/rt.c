@@ -205,7 +205,7 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
         size_t n = lscc_rt_numel(rt, t);
         if (t == m->split) {
             rt->y = dalloc(rt, n, es);
-            rt->dy = dalloc(rt, n, es);
+            rt->dy = m->dy_in_y ? rt->y : dalloc(rt, n, es);
             if (!rt->y || !rt->dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
             continue;
         }
@@ -252,7 +252,7 @@ void lscc_rt_free(lscc_rt *rt) {
     free(rt->g);
     free(rt->off);
     void *dev_bufs[] = {rt->arena, rt->scratch[0], rt->scratch[1], rt->scratch[2], rt->scratch[3], rt->weights,
-                        rt->grads, rt->y, rt->dy};
+                        rt->grads, rt->y, rt->dy != rt->y ? rt->dy : NULL};
     for (size_t k = 0; k < sizeof dev_bufs / sizeof *dev_bufs; k++)
         if (dev_bufs[k]) d->release(x, dev_bufs[k]);
     if (rt->stage) d->host_release(x, rt->stage);
@@ -482,9 +482,10 @@ int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy
     if (m->output == m->split) {
         rt->dev->copy(rt->devctx, dyd, dout, ny * es, 1);
     } else {
-        rt->dev->fill(rt->devctx, dyd, ny, m->esize, 0.0);
-        /* the head's activations are recomputed (they are small) */
+        /* the head's activations are recomputed (they are small), before dy
+           is cleared: dy may share y's memory (dy_in_y) */
         if ((st = m->head_forward(rt)) || (st = rt->err.code)) return st;
+        rt->dev->fill(rt->devctx, dyd, ny, m->esize, 0.0);
         for (int t = 0; t < m->ntensors; t++)
             if (!m->tensors[t].bb) rt->dev->fill(rt->devctx, rt->head_g[t], lscc_rt_numel(rt, t), m->esize, 0.0);
         rt->dev->copy(rt->devctx, rt->g[m->output], dout, lscc_rt_numel(rt, m->output) * es, 1);
@@ -505,6 +506,8 @@ int lscc_rt_backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *d
     int st;
     if (!rt->have_y && (st = lscc_rt_stream_forward(rt, x, rt->y))) return st;
     rt->have_y = 1;
-    if ((st = lscc_rt_head_backward(rt, rt->y, dout, rt->dy))) return st;
+    st = lscc_rt_head_backward(rt, rt->y, dout, rt->dy);
+    if (rt->dy == rt->y) rt->have_y = 0; /* y now holds its gradient */
+    if (st) return st;
     return lscc_rt_stream_backward(rt, x, rt->dy, dx);
 }

@@ -684,7 +684,13 @@ static lscc_status write_source(em *e, lscc_diag *d) {
     out(e, "    %s_tensors, %d, %s_rules, %d, %s_buffers, %zu, 0x%016llxull,\n", P, nr, P, g->nbuf, P, g->weights_count,
         (unsigned long long)e->weights_sum);
     out(e, "    {%lld, %lld},\n", (long long)g->p->out_tile[0], (long long)g->p->out_tile[1]);
-    out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd, %s};\n\n", P, P, P, P, P, tg->dev);
+    /* dy may overwrite y when no head op reads y in its backward */
+    int dy_in_y = g->output != g->split;
+    for (int i = 0; i < g->nop; i++)
+        for (int k = 0; !g->op[i].bb && k < g->op[i].nin; k++)
+            if (g->op[i].in[k] == g->split && g->op[i].kind != LK_GAP && g->op[i].kind != LK_COPY) dy_in_y = 0;
+    out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd, %s, %d};\n\n", P, P, P, P, P, tg->dev,
+        dy_in_y);
     /* the API: thin wrappers over the runtime */
     out(e, "const lscc_rt_model *%s_model(void) { return &%s_desc; }\n\n", P, P);
     out(e, "%s_ctx *%s_create(const lscc_rt_options *opt, const char *weights, lscc_rt_error *err) {\n", P, P);

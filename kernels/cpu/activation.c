@@ -36,7 +36,7 @@ void FN(lscc_relu_fwd)(size_t n, const T *x, T *y) {
 void FN(lscc_relu_bwd)(size_t n, const T *x, const T *dy, T *dx) {
     LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++)
-        if (x[i] > 0) dx[i] += dy[i];
+        dx[i] += x[i] > 0 ? dy[i] : (T)0; /* a select, so the loop vectorizes */
 }
 
 void FN(lscc_leaky_relu_fwd)(size_t n, T alpha, const T *x, T *y) {

@@ -41,23 +41,47 @@ static int avg_divisor(const lscc_win2d *p, int count_include_pad, int i, int j)
 
 #else
 
-/* Index in the plane xc of the first maximal real position of window (i, j)
- * (a NaN wins at its first occurrence); -1 when the window has none. */
-static ptrdiff_t FN(argmax)(const lscc_win2d *p, const T *xc, int i, int j) {
-    int a0, a1, b0, b1;
-    real_taps(p, i, j, &a0, &a1, &b0, &b1);
+/* Index in the plane xc of the first maximal real position of the window
+ * whose real taps are rows [a0, a1) from row r0 and columns [b0, b1) from
+ * column c0 (a NaN wins at its first occurrence); -1 when it has none. */
+static ptrdiff_t FN(argmax)(const lscc_win2d *p, const T *xc, int r0, int a0, int a1, int c0, int b0, int b1) {
     ptrdiff_t best = -1;
     T m = 0;
     for (int a = a0; a < a1; a++) {
-        const ptrdiff_t row = (ptrdiff_t)(i * p->sh - p->pt + a * p->dh) * p->w;
+        const ptrdiff_t row = (ptrdiff_t)(r0 + a * p->dh) * p->w + c0;
         for (int b = b0; b < b1; b++) {
-            const ptrdiff_t k = row + j * p->sw - p->pl + b * p->dw;
+            const ptrdiff_t k = row + b * p->dw;
             const T v = xc[k];
-            if (best < 0 || v > m || (isnan(v) && !isnan(m))) best = k, m = v;
+            if (best < 0 || v > m || (v != v && m == m)) best = k, m = v;
         }
     }
     return best;
 }
+
+/* Calls body(k, o) for every output o = i * ow + j of one plane with k the
+ * argmax of its window. The real taps of a row are computed once per row;
+ * columns whose window lies inside the region (all but a few at the
+ * borders) take all kw taps without computing their span. */
+#define FOR_ARGMAX(p, xc, body)                                                                                       \
+    do {                                                                                                              \
+        int jlo_ = ((p)->pl + (p)->sw - 1) / (p)->sw, jhi_ = (p)->w - 1 - ((p)->kw - 1) * (p)->dw + (p)->pl;         \
+        jhi_ = jhi_ < 0 ? 0 : jhi_ / (p)->sw + 1;                                                                     \
+        if (jhi_ > (p)->ow) jhi_ = (p)->ow;                                                                           \
+        if (jlo_ > jhi_) jlo_ = jhi_;                                                                                 \
+        for (int i_ = 0; i_ < (p)->oh; i_++) {                                                                        \
+            int a0_, a1_;                                                                                             \
+            const int r0_ = i_ * (p)->sh - (p)->pt;                                                                   \
+            lscc_span((p)->kh, (p)->dh, r0_, (p)->h, &a0_, &a1_);                                                     \
+            for (int j_ = 0; j_ < (p)->ow; j_++) {                                                                    \
+                int b0_ = 0, b1_ = (p)->kw;                                                                           \
+                const int c0_ = j_ * (p)->sw - (p)->pl;                                                               \
+                if (j_ < jlo_ || j_ >= jhi_) lscc_span((p)->kw, (p)->dw, c0_, (p)->w, &b0_, &b1_);                    \
+                const ptrdiff_t k = FN(argmax)(p, xc, r0_, a0_, a1_, c0_, b0_, b1_);                                  \
+                const size_t o = (size_t)i_ * (p)->ow + j_;                                                           \
+                body;                                                                                                 \
+            }                                                                                                         \
+        }                                                                                                             \
+    } while (0)
 
 void FN(lscc_maxpool2d_fwd)(const lscc_win2d *p, const T *x, T *y) {
     const size_t xs = (size_t)p->h * p->w, ys = (size_t)p->oh * p->ow;
@@ -65,11 +89,7 @@ void FN(lscc_maxpool2d_fwd)(const lscc_win2d *p, const T *x, T *y) {
     for (size_t nc = 0; nc < (size_t)p->n * p->c; nc++) {
         const T *xc = x + nc * xs;
         T *yc = y + nc * ys;
-        for (int i = 0; i < p->oh; i++)
-            for (int j = 0; j < p->ow; j++) {
-                const ptrdiff_t k = FN(argmax)(p, xc, i, j);
-                yc[(size_t)i * p->ow + j] = k < 0 ? (T)-INFINITY : xc[k];
-            }
+        FOR_ARGMAX(p, xc, yc[o] = k < 0 ? (T)-INFINITY : xc[k]);
     }
 }
 
@@ -79,11 +99,7 @@ void FN(lscc_maxpool2d_bwd)(const lscc_win2d *p, const T *x, const T *dy, T *dx)
     for (size_t nc = 0; nc < (size_t)p->n * p->c; nc++) {
         const T *xc = x + nc * xs, *dyc = dy + nc * ys;
         T *dxc = dx + nc * xs;
-        for (int i = 0; i < p->oh; i++)
-            for (int j = 0; j < p->ow; j++) {
-                const ptrdiff_t k = FN(argmax)(p, xc, i, j);
-                if (k >= 0) dxc[k] += dyc[(size_t)i * p->ow + j];
-            }
+        FOR_ARGMAX(p, xc, if (k >= 0) dxc[k] += dyc[o]);
     }
 }
 
