@@ -203,6 +203,12 @@ typedef struct lscc_rt_model {
        heads: GlobalAveragePool, Flatten): its gradient is written over it,
        which saves a whole-image buffer. */
     int dy_in_y;
+    /* The head starts with one GlobalAveragePool of the backbone output
+       (its only reader): the index of the pooled tensor, else -1. Then
+       NAME_forward / NAME_backward on CPU code never stitch y: each tile
+       adds its plane sums, and backward seeds each tile with the pooled
+       gradient / (H * W), so memory does not grow with the image. */
+    int gap;
 } lscc_rt_model;
 
 /* The engine state inside every generated context. */
@@ -239,6 +245,8 @@ struct lscc_rt {
        it: the tile index, or -1, and the image it was read from. */
     int64_t kept;
     lscc_image kept_x;
+    double *gap_sum;         /* model->gap: plane sums of y over the tiles so far */
+    int have_gap;            /* head[gap] holds the pooled y of the last forward */
 };
 
 /* Context life cycle, used by <model>_create / _destroy. */

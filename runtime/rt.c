@@ -225,6 +225,10 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
             return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate %.1f MB of pinned staging memory",
                                 m->name, 2 * (double)rt->stage_bytes / 1e6);
     }
+    if (m->gap >= 0 && rt->dev->host) {
+        rt->gap_sum = zalloc((size_t)rt->n * (size_t)m->tensors[m->split].c, sizeof *rt->gap_sum);
+        if (!rt->gap_sum) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
+    }
     int st = lscc_rt_load_weights(rt, weights_path);
     if (st) return st;
     /* LSCC_DNNL=0 keeps float32 convolutions on the plain kernels (a
@@ -258,6 +262,7 @@ void lscc_rt_free(lscc_rt *rt) {
     if (rt->stage) d->host_release(x, rt->stage);
     if (rt->stage_dx) d->host_release(x, rt->stage_dx);
     free(rt->params);
+    free(rt->gap_sum);
     lscc_rt_dnnl_destroy(rt->dnnl);
     d->destroy(x);
     memset(rt, 0, sizeof *rt);
@@ -357,11 +362,28 @@ static int progress(lscc_rt *rt, const char *phase, int64_t done, int64_t total)
     return 0;
 }
 
-int lscc_rt_stream_forward(lscc_rt *rt, const lscc_image *x, void *y) {
+/* Adds the sums of the split tensor's planes over the current tile to
+ * rt->gap_sum (host memory: CPU code only). */
+static void gap_add(lscc_rt *rt) {
+    const int ys = rt->m->split;
+    size_t np = (size_t)rt->n * (size_t)rt->m->tensors[ys].c, hw = lscc_rt_hw(rt, ys);
+    for (size_t p = 0; p < np; p++) {
+        double s = 0;
+        if (rt->m->esize == 4)
+            for (size_t k = 0; k < hw; k++) s += ((const float *)rt->b[ys])[p * hw + k];
+        else
+            for (size_t k = 0; k < hw; k++) s += ((const double *)rt->b[ys])[p * hw + k];
+        rt->gap_sum[p] += s;
+    }
+}
+
+/* The forward sweep: stitches y, or (y NULL) pools it into head[gap]. */
+static int sweep_forward(lscc_rt *rt, const lscc_image *x, void *y) {
     int st = check_image(rt, x);
     if (st) return st;
-    if (!y) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no output buffer", rt->m->name);
     const int ys = rt->m->split;
+    size_t np = (size_t)rt->n * (size_t)rt->m->tensors[ys].c;
+    if (!y) memset(rt->gap_sum, 0, np * sizeof *rt->gap_sum);
     int64_t ny, nx, full[4] = {0, dim(rt, ys, 2), 0, dim(rt, ys, 3)};
     void *yd = rt->dev->host ? y : rt->y; /* stitched in context memory */
     tiles(rt, &ny, &nx);
@@ -379,17 +401,32 @@ int lscc_rt_stream_forward(lscc_rt *rt, const lscc_image *x, void *y) {
                 rt->kept = i * nx + j;
                 rt->kept_x = *x;
             }
-            copy_box(rt, rt->dev, rt->m->tensors[ys].c, tb, rt->b[ys], full, yd, tb, 0);
+            if (y) copy_box(rt, rt->dev, rt->m->tensors[ys].c, tb, rt->b[ys], full, yd, tb, 0);
+            else gap_add(rt);
             if ((st = progress(rt, "forward", i * nx + j + 1, ny * nx))) return st;
         }
+    if (!y) { /* the pooled backbone output, the head's first tensor */
+        double hw = (double)dim(rt, ys, 2) * (double)dim(rt, ys, 3);
+        for (size_t p = 0; p < np; p++) {
+            if (rt->m->esize == 4) ((float *)rt->head[rt->m->gap])[p] = (float)(rt->gap_sum[p] / hw);
+            else ((double *)rt->head[rt->m->gap])[p] = rt->gap_sum[p] / hw;
+        }
+        return 0;
+    }
     if (yd != y) rt->dev->copy(rt->devctx, y, yd, lscc_rt_numel(rt, ys) * (size_t)rt->m->esize, 2);
     return dev_status(rt);
 }
 
-int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, void *dx) {
+int lscc_rt_stream_forward(lscc_rt *rt, const lscc_image *x, void *y) {
+    if (!y) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no output buffer", rt->m->name);
+    return sweep_forward(rt, x, y);
+}
+
+/* The backward sweep, seeded with dy, or (dy NULL) with the pooled
+ * output's gradient head_g[gap] / (H * W) at every position. */
+static int sweep_backward(lscc_rt *rt, const lscc_image *x, const void *dy, void *dx) {
     int st = check_image(rt, x);
     if (st) return st;
-    if (!dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no gradient given", rt->m->name);
     if (rt->opt.inference)
         return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: this context was created for inference (no backward)",
                             rt->m->name);
@@ -399,7 +436,7 @@ int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, vo
     int64_t ny, nx, full[4] = {0, dim(rt, ys, 2), 0, dim(rt, ys, 3)};
     int64_t xfull[4] = {0, dim(rt, im, 2), 0, dim(rt, im, 3)};
     const void *dyd = dy;
-    if (!rt->dev->host && dy != rt->dy) {
+    if (dy && !rt->dev->host && dy != rt->dy) {
         rt->dev->copy(rt->devctx, rt->dy, dy, lscc_rt_numel(rt, ys) * es, 1);
         dyd = rt->dy;
     }
@@ -417,7 +454,16 @@ int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, vo
         /* recompute the tile's forward (gradient checkpointing) */
         if (k != kept && ((st = read_image(rt, x)) || (st = m->tile_forward(rt)) || (st = rt->err.code))) return st;
         /* seed with G[T]: the partial loss <G[T], Y[T]> */
-        copy_box(rt, rt->dev, m->tensors[ys].c, full, dyd, tb, rt->g[ys], tb, 0);
+        if (dy) {
+            copy_box(rt, rt->dev, m->tensors[ys].c, full, dyd, tb, rt->g[ys], tb, 0);
+        } else {
+            size_t np = (size_t)rt->n * (size_t)m->tensors[ys].c, hw = lscc_rt_hw(rt, ys);
+            double area = (double)dim(rt, ys, 2) * (double)dim(rt, ys, 3);
+            for (size_t p = 0; p < np; p++) {
+                double v = m->esize == 4 ? ((const float *)rt->head_g[m->gap])[p] : ((const double *)rt->head_g[m->gap])[p];
+                rt->dev->fill(rt->devctx, (char *)rt->g[ys] + p * hw * es, hw, m->esize, v / area);
+            }
+        }
         if ((st = m->tile_backward(rt, dx != NULL)) || (st = rt->err.code)) return st;
         if (dx && rt->box[4 * im] >= 0) {
             const void *gx = rt->g[im];
@@ -431,6 +477,11 @@ int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, vo
         if ((st = progress(rt, "backward", ny * nx - k, ny * nx))) return st;
     }
     return dev_status(rt);
+}
+
+int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, void *dx) {
+    if (!dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no gradient given", rt->m->name);
+    return sweep_backward(rt, x, dy, dx);
 }
 
 void lscc_rt_gzero(lscc_rt *rt, int t) {
@@ -495,7 +546,34 @@ int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy
     return dev_status(rt);
 }
 
+/* CPU code whose head starts with a GlobalAveragePool of y: y is pooled
+ * tile by tile instead of stitched (lscc_rt_model.gap). */
+static int pooled(const lscc_rt *rt) { return rt->m->gap >= 0 && rt->gap_sum; }
+
+/* The head on the pooled y: its GlobalAveragePool is skipped (y NULL). */
+static int pooled_head(lscc_rt *rt, const void *dout, void *out) {
+    const lscc_rt_model *m = rt->m;
+    size_t es = (size_t)m->esize;
+    point_head(rt, NULL, NULL);
+    int st = m->head_forward(rt);
+    if (st || (st = rt->err.code)) return st;
+    if (out) memcpy(out, rt->b[m->output], lscc_rt_numel(rt, m->output) * es);
+    if (!dout) return 0;
+    for (int t = 0; t < m->ntensors; t++)
+        if (!m->tensors[t].bb) memset(rt->head_g[t], 0, lscc_rt_numel(rt, t) * es);
+    memcpy(rt->g[m->output], dout, lscc_rt_numel(rt, m->output) * es);
+    return m->head_backward(rt);
+}
+
 int lscc_rt_forward(lscc_rt *rt, const lscc_image *x, void *out) {
+    if (pooled(rt)) {
+        rt->err.code = 0;
+        if (!out) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
+        int st = sweep_forward(rt, x, NULL);
+        if (st) return st;
+        rt->have_gap = 1;
+        return pooled_head(rt, NULL, out);
+    }
     int st = lscc_rt_stream_forward(rt, x, rt->y);
     if (st) return st;
     rt->have_y = 1;
@@ -504,6 +582,14 @@ int lscc_rt_forward(lscc_rt *rt, const lscc_image *x, void *out) {
 
 int lscc_rt_backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *dx) {
     int st;
+    if (pooled(rt)) {
+        rt->err.code = 0;
+        if (!dout) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
+        if (!rt->have_gap && (st = sweep_forward(rt, x, NULL))) return st;
+        rt->have_gap = 1;
+        if ((st = pooled_head(rt, dout, NULL)) || (st = rt->err.code)) return st;
+        return sweep_backward(rt, x, NULL, dx);
+    }
     if (!rt->have_y && (st = lscc_rt_stream_forward(rt, x, rt->y))) return st;
     rt->have_y = 1;
     st = lscc_rt_head_backward(rt, rt->y, dout, rt->dy);

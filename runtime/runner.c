@@ -132,8 +132,11 @@ int lscc_run_main(int argc, char **argv, const lscc_rt_model *m, const char *wei
            (long long)m->out_tile[1]);
     rc = save(out, "output.npy", m->esize, orank, od, o);
     if (!rc) {
+        /* y itself: stitched by a second sweep when forward pooled it (gap) */
         void *yh = malloc(lscc_rt_numel(&rt, m->split) * es);
-        rc = !yh ? 6 : lscc_rt_fetch(&rt, yh, rt.y, lscc_rt_numel(&rt, m->split) * es);
+        rc = !yh ? 6 : m->gap >= 0 ? lscc_rt_stream_forward(&rt, &img, yh)
+                                   : lscc_rt_fetch(&rt, yh, rt.y, lscc_rt_numel(&rt, m->split) * es);
+        if (rc) fprintf(stderr, "error: %s\n", rt.err.msg);
         if (!rc) rc = save(out, "backbone.npy", m->esize, yrank, yd, yh);
         free(yh);
     }

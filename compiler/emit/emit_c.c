@@ -245,8 +245,9 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
     case LK_COPY:
         out(e, "        lscc_rt_copy(rt, lscc_rt_count(rt, %d), lscc_rt_view(rt, %d, %d, 0), %s_B(%d));\n", y, x, y, P, y);
         break;
-    case LK_GAP:
-        out(e, "        LSCC_K(global_avgpool_fwd_%s, lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, %d), %s_B(%d), "
+    case LK_GAP: /* no y: pooled tile by tile (lscc_rt_model.gap) */
+        out(e, "        if (%s_B(%d)) ", P, x);
+        out(e, "LSCC_K(global_avgpool_fwd_%s, lscc_rt_count(rt, %d), lscc_rt_count(rt, %d) / lscc_rt_count(rt, %d), %s_B(%d), "
             "%s_B(%d));\n", S, y, x, y, P, x, P, y);
         break;
     case LK_GEMM:
@@ -689,8 +690,17 @@ static lscc_status write_source(em *e, lscc_diag *d) {
     for (int i = 0; i < g->nop; i++)
         for (int k = 0; !g->op[i].bb && k < g->op[i].nin; k++)
             if (g->op[i].in[k] == g->split && g->op[i].kind != LK_GAP && g->op[i].kind != LK_COPY) dy_in_y = 0;
-    out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd, %s, %d};\n\n", P, P, P, P, P, tg->dev,
-        dy_in_y);
+    /* the head begins with one GlobalAveragePool, the backbone output's only reader */
+    int gap = -1, readers = 0;
+    for (int i = 0; i < g->nop; i++)
+        for (int k = 0; !g->op[i].bb && k < g->op[i].nin; k++)
+            if (g->op[i].in[k] == g->split) {
+                readers++;
+                if (g->op[i].kind == LK_GAP) gap = g->op[i].out;
+            }
+    if (readers != 1 || g->output == g->split) gap = -1;
+    out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd, %s, %d, %d};\n\n", P, P, P, P, P, tg->dev,
+        dy_in_y, gap);
     /* the API: thin wrappers over the runtime */
     out(e, "const lscc_rt_model *%s_model(void) { return &%s_desc; }\n\n", P, P);
     out(e, "%s_ctx *%s_create(const lscc_rt_options *opt, const char *weights, lscc_rt_error *err) {\n", P, P);
