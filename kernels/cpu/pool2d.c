@@ -83,13 +83,56 @@ static ptrdiff_t FN(argmax)(const lscc_win2d *p, const T *xc, int r0, int a0, in
         }                                                                                                             \
     } while (0)
 
+/* Maximum of the windows of output row i, columns [j0, j1), all of whose
+ * taps are real: tap by tap over the row, so the loop over j vectorizes.
+ * A NaN, once taken, stays (v > NaN is false); ties keep the first value. */
+static void FN(maxrow)(const lscc_win2d *p, const T *xc, int i, int j0, int j1, T *yr) {
+    const int r0 = i * p->sh - p->pt;
+    for (int a = 0; a < p->kh; a++)
+        for (int b = 0; b < p->kw; b++) {
+            const T *xr = xc + (ptrdiff_t)(r0 + a * p->dh) * p->w + b * p->dw - p->pl;
+            if (a == 0 && b == 0) {
+                for (int j = j0; j < j1; j++) yr[j] = xr[(ptrdiff_t)j * p->sw];
+                continue;
+            }
+            for (int j = j0; j < j1; j++) {
+                const T v = xr[(ptrdiff_t)j * p->sw];
+                yr[j] = v > yr[j] || v != v ? v : yr[j];
+            }
+        }
+}
+
 void FN(lscc_maxpool2d_fwd)(const lscc_win2d *p, const T *x, T *y) {
     const size_t xs = (size_t)p->h * p->w, ys = (size_t)p->oh * p->ow;
+    /* rows and columns whose windows lie inside the region */
+    int ilo = (p->pt + p->sh - 1) / p->sh, ihi = p->h - 1 - (p->kh - 1) * p->dh + p->pt;
+    int jlo = (p->pl + p->sw - 1) / p->sw, jhi = p->w - 1 - (p->kw - 1) * p->dw + p->pl;
+    ihi = ihi < 0 ? 0 : ihi / p->sh + 1;
+    jhi = jhi < 0 ? 0 : jhi / p->sw + 1;
+    ihi = ihi > p->oh ? p->oh : ihi;
+    jhi = jhi > p->ow ? p->ow : jhi;
+    ilo = ilo > ihi ? ihi : ilo;
+    jlo = jlo > jhi ? jhi : jlo;
     LSCC_PAR_PLANES((size_t)p->n * p->c, xs)
     for (size_t nc = 0; nc < (size_t)p->n * p->c; nc++) {
         const T *xc = x + nc * xs;
         T *yc = y + nc * ys;
-        FOR_ARGMAX(p, xc, yc[o] = k < 0 ? (T)-INFINITY : xc[k]);
+        for (int i = ilo; i < ihi; i++) FN(maxrow)(p, xc, i, jlo, jhi, yc + (size_t)i * p->ow);
+        /* the border: windows that may hold padding */
+        for (int i = 0; i < p->oh; i++) {
+            int a0, a1;
+            const int r0 = i * p->sh - p->pt, inner = i >= ilo && i < ihi;
+            lscc_span(p->kh, p->dh, r0, p->h, &a0, &a1);
+            for (int j = 0; j < p->ow; j++) {
+                if (inner && j == jlo && jhi > jlo) j = jhi; /* done by maxrow */
+                if (j >= p->ow) break;
+                int b0, b1;
+                const int c0 = j * p->sw - p->pl;
+                lscc_span(p->kw, p->dw, c0, p->w, &b0, &b1);
+                const ptrdiff_t k = FN(argmax)(p, xc, r0, a0, a1, c0, b0, b1);
+                yc[(size_t)i * p->ow + j] = k < 0 ? (T)-INFINITY : xc[k];
+            }
+        }
     }
 }
 
