@@ -312,20 +312,26 @@ FIELDS = ["model", "side", "pixels", "method", "status", "tile", "tiles", "forwa
           "forward_s_per_mpix", "threads"]
 
 
-class Bench:
-    def __init__(self, args):
-        self.args = args
-        self.rows = []
-        self.csv_path = os.path.join(args.out, "results.csv")
+class Results:
+    """The results table, rewritten to path after every row (a long sweep keeps
+    what it has); a row for the same (model, side, method) replaces the old one.
+    bench/gpu_bench.py uses it too, with its own fields."""
+
+    def __init__(self, path, fields=FIELDS, keep=(), fmt=".4g", sort=False):
+        self.path, self.fields, self.fmt, self.sort = path, fields, fmt, sort
+        self.rows = list(keep)
 
     def add(self, row):
-        row = {k: row.get(k, "") for k in FIELDS}
-        self.rows.append(row)
-        with open(self.csv_path, "w", newline="") as f:   # rewritten after each run: a long sweep keeps what it has
-            w = csv.DictWriter(f, fieldnames=FIELDS)
+        row = {k: row.get(k, "") for k in self.fields}
+        key = (row["model"], row["side"], row["method"])
+        self.rows = [r for r in self.rows if (r["model"], r["side"], r["method"]) != key] + [row]
+        if self.sort:
+            self.rows.sort(key=lambda r: (r["model"], r["side"], r["method"]))
+        with open(self.path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=self.fields)
             w.writeheader()
             for r in self.rows:
-                w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()})
+                w.writerow({k: (f"{v:{self.fmt}}" if isinstance(v, float) else v) for k, v in r.items()})
         return row
 
     def get(self, model, side, method):
@@ -334,6 +340,12 @@ class Bench:
                 return r
         return None
 
+
+class Bench(Results):
+    def __init__(self, args):
+        super().__init__(os.path.join(args.out, "results.csv"))
+        self.args = args
+        self.csv_path = self.path
 
 def measure(args, env, cmd, label, log_path):
     print(f"  {label:<44}", end="", flush=True)

@@ -408,29 +408,10 @@ def fnum(v):
         return None
 
 
-class Results:
-    def __init__(self, path, keep=()):
-        self.path = path
-        self.rows = list(keep)
-
-    def add(self, row):
-        row = {k: row.get(k, "") for k in FIELDS}
-        self.rows = [r for r in self.rows
-                     if (r["model"], r["side"], r["method"]) != (row["model"], row["side"], row["method"])]
-        self.rows.append(row)
-        self.rows.sort(key=lambda r: (r["model"], r["side"], r["method"]))
-        with open(self.path, "w", newline="") as f:   # rewritten after each run: a long sweep keeps what it has
-            w = csv.DictWriter(f, fieldnames=FIELDS)
-            w.writeheader()
-            for r in self.rows:
-                w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-        return row
-
-    def get(self, model, side, method):
-        for r in self.rows:
-            if r["model"] == model and r["side"] == side and r["method"] == method:
-                return r
-        return None
+def Results(path, keep=()):
+    """cpu_bench's results table, with this benchmark's fields, rows sorted."""
+    from cpu_bench import Results as Table
+    return Table(path, FIELDS, keep, ".6g", sort=True)
 
 
 def load_csv(path):
