@@ -685,18 +685,16 @@ static lscc_status write_source(em *e, lscc_diag *d) {
     out(e, "    %s_tensors, %d, %s_rules, %d, %s_buffers, %zu, 0x%016llxull,\n", P, nr, P, g->nbuf, P, g->weights_count,
         (unsigned long long)e->weights_sum);
     out(e, "    {%lld, %lld},\n", (long long)g->p->out_tile[0], (long long)g->p->out_tile[1]);
-    /* dy may overwrite y when no head op reads y in its backward */
-    int dy_in_y = g->output != g->split;
-    for (int i = 0; i < g->nop; i++)
-        for (int k = 0; !g->op[i].bb && k < g->op[i].nin; k++)
-            if (g->op[i].in[k] == g->split && g->op[i].kind != LK_GAP && g->op[i].kind != LK_COPY) dy_in_y = 0;
-    /* the head begins with one GlobalAveragePool, the backbone output's only reader */
-    int gap = -1, readers = 0;
+    /* the head's readers of y: dy may overwrite y when none reads it in its
+       backward (GlobalAveragePool, Flatten); y need not be stitched when its
+       one reader is a GlobalAveragePool (pooled tile by tile) */
+    int dy_in_y = g->output != g->split, gap = -1, readers = 0;
     for (int i = 0; i < g->nop; i++)
         for (int k = 0; !g->op[i].bb && k < g->op[i].nin; k++)
             if (g->op[i].in[k] == g->split) {
                 readers++;
                 if (g->op[i].kind == LK_GAP) gap = g->op[i].out;
+                else if (g->op[i].kind != LK_COPY) dy_in_y = 0;
             }
     if (readers != 1 || g->output == g->split) gap = -1;
     out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd, %s, %d, %d};\n\n", P, P, P, P, P, tg->dev,

@@ -75,25 +75,15 @@ void lscc_cu_upload_wait(lscc_cu *cu);
 /* Waits for all queued work. */
 void lscc_cu_sync(lscc_cu *cu);
 
-/* ---- data movement (block.cu, copy_region.cu, pad2d.cu) ---- */
+/* ---- data movement (block.cu) ----
+ * Region views, Concat, Pad and channel permutations are all block moves
+ * of the runtime (runtime/region_ops.c), the same code on both targets. */
 /* The runtime's block move (lscc_rt_block in lscc_rt.h): planes x rows x
  * cols elements of esize bytes, element (p, r, q) at off + p * plane +
  * r * pitch + q in each buffer; dst = src, or dst += src when acc. */
 void lscc_cu_block(lscc_cu *cu, int esize, size_t planes, size_t rows, size_t cols, const void *src, size_t src_off,
                    size_t src_plane, size_t src_pitch, void *dst, size_t dst_off, size_t dst_plane, size_t dst_pitch,
                    int acc);
-void lscc_cu_copy_region_f32(lscc_cu *cu, const lscc_region_copy *r, const float *src, float *dst);
-void lscc_cu_copy_region_f64(lscc_cu *cu, const lscc_region_copy *r, const double *src, double *dst);
-void lscc_cu_copy_region_acc_f32(lscc_cu *cu, const lscc_region_copy *r, const float *ddst, float *dsrc);
-void lscc_cu_copy_region_acc_f64(lscc_cu *cu, const lscc_region_copy *r, const double *ddst, double *dsrc);
-/* dst[i] += src[i] */
-void lscc_cu_add_f32(lscc_cu *cu, size_t n, const float *src, float *dst);
-void lscc_cu_add_f64(lscc_cu *cu, size_t n, const double *src, double *dst);
-void lscc_cu_pad2d_fwd_f32(lscc_cu *cu, const lscc_pad2d *p, float fill, const float *x, float *y);
-void lscc_cu_pad2d_fwd_f64(lscc_cu *cu, const lscc_pad2d *p, double fill, const double *x, double *y);
-void lscc_cu_pad2d_bwd_f32(lscc_cu *cu, const lscc_pad2d *p, const float *dy, float *dx);
-void lscc_cu_pad2d_bwd_f64(lscc_cu *cu, const lscc_pad2d *p, const double *dy, double *dx);
-
 /* ---- convolution through cuDNN (conv2d_cudnn.cu) ----
  * The window may have negative pt / pl (the buffer starts before the first
  * row read) and unequal pads on the two sides: the kernels then convolve a
