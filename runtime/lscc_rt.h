@@ -94,6 +94,11 @@ typedef struct lscc_param {
     int on_device; /* value and grad are GPU memory (code generated with --target cuda) */
 } lscc_param;
 
+/* More image sources (memory-mapped raw files, per-tile normalization) and
+ * the training helpers (optimizers over the parameter list, losses). */
+#include "lscc_image.h"
+#include "lscc_train.h"
+
 /* ------------------------------------------------------------------------
  * What generated code describes (static const tables) and calls. Users of
  * generated code need nothing below this line.
@@ -189,7 +194,7 @@ typedef struct lscc_rt_model {
     int nbuffers;
     const lscc_rt_buffer *buffers;
     size_t weights_count;
-    uint64_t weights_checksum;
+    uint64_t model_checksum;          /* FNV-1a 64 of the ONNX file (weights_format.h) */
     int64_t out_tile[2];              /* output tile at the split tensor */
     /* Full dims of every tensor for a batch and image size: dims[t * 8 + i];
      * rank[t]. Returns nonzero when the size does not fit the model. */
@@ -262,6 +267,10 @@ int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy
 int lscc_rt_forward(lscc_rt *rt, const lscc_image *x, void *out);
 int lscc_rt_backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *dx);
 void lscc_rt_zero_grad(lscc_rt *rt);
+/* Writes the context's weights (trained or not) as a weights file that this
+ * generated code loads and `lscc export` turns into ONNX; written beside
+ * path and renamed over it, so a failure leaves an older file intact. */
+int lscc_rt_save_weights(lscc_rt *rt, const char *path);
 /* Copies bytes from context memory (a parameter's value or gradient, rt->y)
  * to host memory: a memcpy for CPU code, a device-to-host copy for GPU code. */
 int lscc_rt_fetch(lscc_rt *rt, void *dst, const void *src, size_t bytes);

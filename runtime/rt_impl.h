@@ -12,9 +12,4 @@ int lscc_rt_arena(lscc_rt *rt);
 void *lscc_rt_dnnl_create(void);
 void lscc_rt_dnnl_destroy(void *d);
 
-/* Weights file: magic, then version, element size, element count and the
- * FNV-1a checksum of the data, all little-endian, then the data. */
-#define LSCC_WEIGHTS_MAGIC "LSCCWTS\n"
-#define LSCC_WEIGHTS_VERSION 1u
-
 #endif

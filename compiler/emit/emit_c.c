@@ -11,6 +11,7 @@
 
 #include "lower.h"
 #include "names.h"
+#include "weights_format.h"
 
 #ifndef LSCC_RT_DIR
 #define LSCC_RT_DIR ""
@@ -46,12 +47,6 @@ static void out(em *e, const char *fmt, ...) {
     va_start(ap, fmt);
     vfprintf(e->f, fmt, ap);
     va_end(ap);
-}
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 1099511628211ull;
-    return h;
 }
 
 static void provenance(em *e, const char *what) {
@@ -593,16 +588,18 @@ static lscc_status write_weights(em *e, lscc_diag *d) {
             float f = (float)v;
             memcpy(data + (g->buf[k].offset + i) * es, es == 8 ? (void *)&v : (void *)&f, es);
         }
-    e->weights_sum = fnv1a(1469598103934665603ull, data, n * es);
+    e->weights_sum = lscc_wf_fnv1a(LSCC_WF_FNV_INIT, data, n * es);
+    uint64_t layout = lscc_wf_layout_begin((int)es, n);
+    for (int k = 0; k < g->nbuf; k++)
+        layout = lscc_wf_layout_add(layout, g->buf[k].name, g->buf[k].rank, g->buf[k].dims, g->buf[k].offset,
+                                    g->buf[k].trainable);
     FILE *f = open_out(e->o, file, path, sizeof path, d);
     if (!f) {
         free(data);
         return LSCC_E_IO;
     }
-    unsigned char h[32] = "LSCCWTS\n";
-    uint64_t fields[3] = {1u | (uint64_t)es << 32, n, e->weights_sum};
-    for (int k = 0; k < 3; k++)
-        for (int b = 0; b < 8; b++) h[8 + 8 * k + b] = (unsigned char)(fields[k] >> (8 * b));
+    unsigned char h[LSCC_WF_HEADER];
+    lscc_wf_header(h, (int)es, n, layout, e->weights_sum, e->model_sum);
     fwrite(h, 1, sizeof h, f);
     fwrite(data, es, n, f);
     free(data);
@@ -641,6 +638,10 @@ static lscc_status write_header(em *e, lscc_diag *d) {
     out(e, "int %s_backward(%s_ctx *ctx, const lscc_image *x, const %s_real *dout, %s_real *dx);\n", P, P, P, P);
     out(e, "/* Parameters with their gradients (which backward adds to). */\n");
     out(e, "lscc_param *%s_params(%s_ctx *ctx, size_t *n);\nvoid %s_zero_grad(%s_ctx *ctx);\n", P, P, P, P);
+    out(e, "/* Writes the current (trained) weights as a weights file that %s_create\n"
+           " * loads and `lscc export` turns back into ONNX. A failure leaves an\n"
+           " * existing file at path as it was. */\n", P);
+    out(e, "int %s_save_weights(%s_ctx *ctx, const char *path);\n", P, P);
     out(e, "/* Shapes: which is 0 image, 1 backbone output y, 2 model output. Returns the rank. */\n");
     out(e, "int %s_shape(const %s_ctx *ctx, int which, int64_t dims[8]);\n", P, P);
     out(e, "/* The model description the runtime works from (for lscc_run_main). */\n");
@@ -683,7 +684,7 @@ static lscc_status write_source(em *e, lscc_diag *d) {
         if (g->op[i].bb)
             for (int k = 0; k < g->op[i].nin; k++) nr += g->t[g->op[i].in[k]].bb;
     out(e, "    %s_tensors, %d, %s_rules, %d, %s_buffers, %zu, 0x%016llxull,\n", P, nr, P, g->nbuf, P, g->weights_count,
-        (unsigned long long)e->weights_sum);
+        (unsigned long long)e->model_sum);
     out(e, "    {%lld, %lld},\n", (long long)g->p->out_tile[0], (long long)g->p->out_tile[1]);
     /* the head's readers of y: dy may overwrite y when none reads it in its
        backward (GlobalAveragePool, Flatten); y need not be stitched when its
@@ -724,6 +725,8 @@ static lscc_status write_source(em *e, lscc_diag *d) {
     out(e, "lscc_param *%s_params(%s_ctx *c, size_t *n) {\n    if (n) *n = c ? c->rt.nparams : 0;\n"
            "    return c ? c->rt.params : NULL;\n}\n\n", P, P);
     out(e, "void %s_zero_grad(%s_ctx *c) {\n    if (c) lscc_rt_zero_grad(&c->rt);\n}\n\n", P, P);
+    out(e, "int %s_save_weights(%s_ctx *c, const char *path) {\n"
+           "    return c ? lscc_rt_save_weights(&c->rt, path) : LSCC_RT_E_ARG;\n}\n\n", P, P);
     out(e, "int %s_shape(const %s_ctx *c, int which, int64_t dims[8]) {\n    if (!c || which < 0 || which > 2) return -1;\n"
            "    return lscc_rt_shape(&c->rt, which == 0 ? %d : which == 1 ? %d : %d, dims);\n}\n", P, P, g->image,
         g->split, g->output);
@@ -786,11 +789,11 @@ lscc_status lscc_emit_c(const lscc_prog *g, const lscc_emit_options *o, lscc_dia
     e.P = lscc_names_prefix(names);
     e.S = o->f64 ? "f64" : "f32";
     FILE *mf = fopen(g->p->m->path, "rb");
-    e.model_sum = 1469598103934665603ull;
+    e.model_sum = LSCC_WF_FNV_INIT;
     if (mf) {
         unsigned char buf[65536];
         size_t n;
-        while ((n = fread(buf, 1, sizeof buf, mf)) > 0) e.model_sum = fnv1a(e.model_sum, buf, n);
+        while ((n = fread(buf, 1, sizeof buf, mf)) > 0) e.model_sum = lscc_wf_fnv1a(e.model_sum, buf, n);
         fclose(mf);
     }
     lscc_status st = write_weights(&e, d);
