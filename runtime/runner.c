@@ -1,6 +1,6 @@
 /* The generic `<model>_run` program: try generated code without writing C.
- *   <model>_run --input x.npy [--grad-output g.npy] [--tile-progress]
- *               [--weights FILE] --out DIR */
+ *   <model>_run --input x.npy [--grad-output g.npy [--sgd LR]] [--tile-progress]
+ *               [--weights FILE] [--save-weights FILE] --out DIR */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +25,15 @@ static int show_progress(void *user, const char *phase, int64_t done, int64_t to
 }
 
 static int usage(const char *prog) {
-    fprintf(stderr, "usage: %s --input x.npy [--grad-output g.npy] [--tile-progress] [--weights FILE] --out DIR\n"
+    fprintf(stderr, "usage: %s --input x.npy [--grad-output g.npy [--sgd LR]] [--tile-progress] [--weights FILE]\n"
+            "       [--save-weights FILE] --out DIR\n"
             "  x.npy: N x C x H x W, float32, float64 or uint8 (pixel values, not scaled)\n"
             "  g.npy: dL/d(model output), the output's shape\n"
             "  writes DIR/output.npy and DIR/backbone.npy; with a gradient also DIR/input_grad.npy,\n"
-            "  DIR/grad/<k>.npy per parameter and DIR/params.json (k -> ONNX initializer name)\n", prog);
+            "  DIR/grad/<k>.npy per parameter and DIR/params.json (k -> ONNX initializer name)\n"
+            "  --sgd LR: after the backward pass, one plain SGD step p -= LR * dL/dp on every parameter\n"
+            "  --save-weights FILE: then the weights (trained or not) as a .weights file (lscc export\n"
+            "  turns it into ONNX)\n", prog);
     return 2;
 }
 
@@ -56,11 +60,61 @@ static void json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* One SGD step on every parameter: p -= lr * grad, in the model's element
+ * type (through host copies for parameters in device memory). */
+static int sgd_step(lscc_rt *rt, double lr) {
+    size_t es = (size_t)rt->m->esize;
+    for (size_t k = 0; k < rt->nparams; k++) {
+        const lscc_param *p = &rt->params[k];
+        void *v = p->value, *g = p->grad, *hv = NULL, *hg = NULL;
+        if (p->on_device) {
+            hv = malloc(p->count * es + 1);
+            hg = malloc(p->count * es + 1);
+            int st = !hv || !hg ? 6 : lscc_rt_fetch(rt, hv, p->value, p->count * es);
+            if (!st) st = lscc_rt_fetch(rt, hg, p->grad, p->count * es);
+            if (st) {
+                free(hv);
+                free(hg);
+                fprintf(stderr, "error: %s\n", st == 6 ? "out of memory" : rt->err.msg);
+                return st;
+            }
+            v = hv;
+            g = hg;
+        }
+        for (size_t i = 0; i < p->count; i++)
+            if (es == 8) ((double *)v)[i] -= lr * ((const double *)g)[i];
+            else ((float *)v)[i] = (float)((double)((float *)v)[i] - lr * (double)((const float *)g)[i]);
+        if (p->on_device) {
+            rt->dev->copy(rt->devctx, p->value, hv, p->count * es, 1);
+            int st = rt->dev->status(rt->devctx, &rt->err);
+            free(hv);
+            free(hg);
+            if (st) {
+                fprintf(stderr, "error: %s\n", rt->err.msg);
+                return st;
+            }
+        }
+    }
+    return 0;
+}
+
 int lscc_run_main(int argc, char **argv, const lscc_rt_model *m, const char *weights) {
-    const char *in = NULL, *gout = NULL, *out = NULL;
-    int prog = 0;
+    const char *in = NULL, *gout = NULL, *out = NULL, *save_w = NULL;
+    int prog = 0, sgd = 0;
+    double lr = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc) in = argv[++i];
+        else if (!strcmp(argv[i], "--save-weights") && i + 1 < argc) save_w = argv[++i];
+        else if (!strcmp(argv[i], "--sgd") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            lr = strtod(argv[++i], &end);
+            if (errno || end == argv[i] || *end || !(lr == lr)) {
+                fprintf(stderr, "error: --sgd wants a learning rate, not '%s'\n", argv[i]);
+                return usage(argv[0]);
+            }
+            sgd = 1;
+        }
         else if (!strcmp(argv[i], "--grad-output") && i + 1 < argc) gout = argv[++i];
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc) weights = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
@@ -74,6 +128,10 @@ int lscc_run_main(int argc, char **argv, const lscc_rt_model *m, const char *wei
         }
     }
     if (!in || !out) return usage(argv[0]);
+    if (sgd && !gout) {
+        fprintf(stderr, "error: --sgd needs --grad-output (the step follows the backward pass)\n");
+        return usage(argv[0]);
+    }
     char msg[512];
     lscc_npy x = {0}, g = {0};
     if (lscc_npy_read(in, &x, msg, sizeof msg)) {
@@ -141,7 +199,11 @@ int lscc_run_main(int argc, char **argv, const lscc_rt_model *m, const char *wei
         free(yh);
     }
     free(o);
-    if (rc || !gout) goto done;
+    if (rc) goto done;
+    if (!gout) {
+        if (save_w && (rc = lscc_rt_save_weights(&rt, save_w))) fprintf(stderr, "error: %s\n", rt.err.msg);
+        goto done;
+    }
     if (lscc_npy_read_f64(gout, &g, msg, sizeof msg)) {
         fprintf(stderr, "error: %s\n", msg);
         rc = 3;
@@ -208,6 +270,11 @@ int lscc_run_main(int argc, char **argv, const lscc_rt_model *m, const char *wei
         fprintf(stderr, "error: cannot write '%s'\n", path);
         rc = 5;
     }
+    if (!rc && sgd) {
+        rc = sgd_step(&rt, lr);
+        if (!rc) printf("%s: SGD step, learning rate %g, on %zu parameters\n", m->name, lr, rt.nparams);
+    }
+    if (!rc && save_w && (rc = lscc_rt_save_weights(&rt, save_w))) fprintf(stderr, "error: %s\n", rt.err.msg);
 done:
     free(dx);
     lscc_npy_free(&x);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "emit/lower.h"
+#include "export/export.h"
 #include "plan/plan.h"
 
 static const char usage[] =
@@ -13,6 +14,8 @@ static const char usage[] =
     "            [--image HxW] [--batch N] [--precision f32|f64] [--name NAME]\n"
     "            [--train-bn-affine] [--target cpu|cuda|cpu,cuda]\n"
     "            [--memory BYTES] [--inference]\n"
+    "       lscc export MODEL.onnx --weights TRAINED.weights -o OUT.onnx\n"
+    "            [--precision f32|f64] [--train-bn-affine] [--split TENSOR] [--force]\n"
     "       lscc --help | --version\n";
 
 static const char help[] =
@@ -61,15 +64,40 @@ static const char help[] =
     "  --image HxW      image size for the tile count and concrete sizes\n"
     "  --batch N        batch size for byte counts (default 1)\n"
     "  --help           this text\n"
-    "  --version        the lscc version\n"
+    "  --version        the lscc version\n";
+
+static const char help_export[] =
+    "\n"
+    "lscc export writes the weights that generated code trained (NAME_save_weights,\n"
+    "a .weights file) back into the ONNX model: OUT.onnx is a copy of MODEL.onnx\n"
+    "with the trained values in its initializers, each in its own data type\n"
+    "(float32 initializers get float32 values from float64 code). Give the ONNX\n"
+    "file and the options that the code was generated with (--train-bn-affine,\n"
+    "--split; --precision is read from the weights file): the weights file's\n"
+    "layout and model checksums are checked against them.\n"
+    "  Exported models contain the folded form: by default lscc trains a\n"
+    "  BatchNormalization folded into the Conv before it, so OUT.onnx has that\n"
+    "  Conv with the trained weight and a bias, and no BatchNormalization. With\n"
+    "  --train-bn-affine the BatchNormalization stays, with trained gamma and beta.\n"
+    "  An initializer shared with readers a trained value does not belong to\n"
+    "  keeps its value for them; the others get a new initializer. Buffers that\n"
+    "  cannot be written back are all listed, and nothing is written. External\n"
+    "  data is written inline (up to protobuf's 2 GiB).\n"
+    "  --weights FILE   the trained .weights file\n"
+    "  -o, --output OUT the ONNX file to write (written as OUT.partial, then renamed)\n"
+    "  --force          accept weights saved by code generated from another ONNX\n"
+    "                   file whose buffers have the same layout (the same model\n"
+    "                   saved again)\n"
     "\n"
     "exit codes:\n"
     "  0  success\n"
     "  1  internal error (a bug in lscc; please report it)\n"
     "  2  usage error (bad command line, unknown --split tensor)\n"
-    "  3  invalid model (not ONNX, truncated, inconsistent shapes, cyclic graph)\n"
+    "  3  invalid model (not ONNX, truncated, inconsistent shapes, cyclic graph), or\n"
+    "     (export) a weights file that is corrupt or does not fit the model\n"
     "  4  unsupported model (unknown ops, global ops while tensors are large,\n"
-    "     tile smaller than the receptive field); every offending node is listed\n"
+    "     tile smaller than the receptive field); every offending node is listed;\n"
+    "     (export) trained buffers that cannot be written into the model\n"
     "  5  I/O error (a file cannot be read or written)\n"
     "  6  out of memory\n";
 
@@ -229,7 +257,68 @@ static int emit(const lscc_plan *p, const char *model, const char *name, const c
     return st;
 }
 
+/* lscc export MODEL.onnx --weights FILE -o OUT.onnx [options] */
+static int export_main(int argc, char **argv) {
+    lscc_export_options eo;
+    memset(&eo, 0, sizeof eo);
+    eo.opt.batch = 1;
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("%s%s%s", usage, help, help_export);
+            return 0;
+        } else if (strcmp(a, "--train-bn-affine") == 0) {
+            eo.opt.train_bn_affine = 1;
+        } else if (strcmp(a, "--force") == 0) {
+            eo.force = 1;
+        } else if ((v = opt_value(argc, argv, &i, "--precision"))) {
+            if (strcmp(v, "f32") && strcmp(v, "f64")) return usage_error("--precision wants f32 or f64, not '%s'", v);
+            eo.esize = strcmp(v, "f64") ? 4 : 8;
+        } else if ((v = opt_value(argc, argv, &i, "--tile"))) {
+            if (parse_int(v, 1, (int64_t)1 << 31, &eo.opt.tile)) return usage_error("--tile wants a positive size, not '%s'", v);
+        } else if ((v = opt_value(argc, argv, &i, "--split"))) {
+            if (!*v) return usage_error("--split wants a tensor name%s", "");
+            eo.opt.split = v;
+        } else if ((v = opt_value(argc, argv, &i, "--weights"))) {
+            if (!*v) return usage_error("--weights wants a .weights file%s", "");
+            eo.weights = v;
+        } else if ((v = opt_value(argc, argv, &i, "--output")) || (v = opt_value(argc, argv, &i, "-o"))) {
+            if (!*v) return usage_error("-o wants the ONNX file to write%s", "");
+            eo.output = v;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("export: unknown option '%s'", a);
+        } else if (eo.model) {
+            return usage_error("export: more than one model given ('%s')", a);
+        } else {
+            eo.model = a;
+        }
+    }
+    if (!eo.model) return usage_error("export: no model given%s", "");
+    if (!eo.weights) return usage_error("export: no --weights file given%s", "");
+    if (!eo.output) return usage_error("export: no output file given (-o OUT.onnx)%s", "");
+    lscc_diag d;
+    lscc_diag_init(&d);
+    lscc_export_report r;
+    lscc_status st = lscc_export_onnx(&eo, &r, &d);
+    if (st)
+        fprintf(stderr, "lscc: export %s: %s\n%s", eo.model,
+                st == LSCC_E_INVALID ? "invalid model or weights file" :
+                st == LSCC_E_UNSUPPORTED ? "cannot write these weights into the model" : lscc_status_name(st),
+                d.text ? d.text : "");
+    else {
+        if (r.model_mismatch)
+            fprintf(stderr, "lscc: warning: --force: the weights were saved by code generated from another ONNX file\n");
+        fprintf(stderr, "lscc: wrote %s (%s weights: %d initializer%s written, %d added, %d BatchNormalization folded "
+                "into its Conv)\n", eo.output, r.esize == 8 ? "float64" : "float32", r.updated,
+                r.updated == 1 ? "" : "s", r.added, r.bn_removed);
+    }
+    lscc_diag_free(&d);
+    return st;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "export") == 0) return export_main(argc - 1, argv + 1);
     lscc_options opt = {NULL, 2048, 0, 0, 1, 0};
     const char *model = NULL, *outdir = NULL, *v;
     int explain = 0; /* 1 text, 2 json */
@@ -239,7 +328,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("%s%s", usage, help);
+            printf("%s%s%s", usage, help, help_export);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
             printf("lscc %s\n", LSCC_VERSION);
