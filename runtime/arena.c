@@ -34,7 +34,14 @@ int lscc_rt_arena(lscc_rt *rt) {
     int lst = lscc_arena_layout(nt, m->tensors, size, rt->off, &infer, &train);
     free(size);
     if (lst) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
-    size_t total = (size_t)(train > infer && !rt->opt.inference ? train : infer) * (size_t)rt->n;
+    /* per batch item the layout is bounded by the tile, but a large batch
+       times a large tile could still wrap: checked in double first */
+    int64_t per = train > infer && !rt->opt.inference ? train : infer;
+    if (((double)per + 4 * (double)biggest) * (double)rt->n * (double)es > (double)LSCC_RT_MAX_BYTES)
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_UNSUPPORTED, "%s: the tile arena for batch %lld would take %.0f TB "
+                            "(use a smaller batch or generate the code with a smaller --tile)", m->name,
+                            (long long)rt->n, ((double)per + 4 * (double)biggest) * (double)rt->n * (double)es / 1e12);
+    size_t total = (size_t)per * (size_t)rt->n;
     rt->arena_bytes = (total + 4 * (size_t)biggest * (size_t)rt->n) * es;
     rt->arena = rt->dev->alloc(rt->devctx, (total ? total : 1) * es);
     rt->scratch_cap = (size_t)biggest * (size_t)rt->n + 1;

@@ -1,6 +1,8 @@
 /* The host backend: tile arena, weights and gradients in ordinary memory. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lscc_rt.h"
 
@@ -15,8 +17,20 @@ static int status(void *ctx, lscc_rt_error *err) {
     (void)err;
     return 0;
 }
+/* One buffer larger than the machine's memory is refused without trying:
+ * it could not be used, and some allocators (AddressSanitizer's) abort on
+ * such a request instead of returning NULL. */
+static size_t machine_bytes(void) {
+#ifdef _SC_PHYS_PAGES
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && size > 0 && (size_t)pages <= SIZE_MAX / (size_t)size) return (size_t)pages * (size_t)size;
+#endif
+    return SIZE_MAX;
+}
+
 static void *alloc(void *ctx, size_t bytes) {
     (void)ctx;
+    if (bytes > machine_bytes()) return NULL;
     return calloc(bytes ? bytes : 1, 1);
 }
 static void release(void *ctx, void *p) {

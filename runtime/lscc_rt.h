@@ -68,6 +68,20 @@ void lscc_image_memory(lscc_image *img, const void *data, lscc_dtype dtype, int6
  * return cancels the call (LSCC_RT_E_CANCELLED). */
 typedef int (*lscc_progress_fn)(void *user, const char *phase, int64_t done, int64_t total);
 
+/* A ready-made progress callback: pass lscc_progress_print as progress and
+ * a zeroed lscc_progress_state as progress_user. It prints to stderr, for
+ * each sweep, tiles done of total, tiles per second, the time left in the
+ * sweep, the time since the first call and the process's peak memory: a
+ * live line on a terminal, a line per tenth of the sweep in a log. The
+ * state's fields are its own. */
+typedef struct lscc_progress_state {
+    int started, tty;
+    int64_t done0;
+    double t0, phase_t0, last;
+    char phase[16];
+} lscc_progress_state;
+int lscc_progress_print(void *user, const char *phase, int64_t done, int64_t total);
+
 typedef struct lscc_rt_options {
     int64_t batch, height, width; /* the image size the context is built for */
     lscc_progress_fn progress;    /* NULL: none */
@@ -252,7 +266,18 @@ struct lscc_rt {
     lscc_image kept_x;
     double *gap_sum;         /* model->gap: plane sums of y over the tiles so far */
     int have_gap;            /* head[gap] holds the pooled y of the last forward */
+    /* Gradient transactions (a failed backward restores the gradients):
+       grads are known to be all zero (create, zero_grad), else a failing
+       backward copies them back from grad_snap (allocated at the first
+       backward over nonzero gradients). */
+    int grads_zero;
+    void *grad_snap;
 };
+
+/* The most bytes a whole tensor of a context (the backbone output, a head
+ * tensor) may take: 2^47, more than any machine has, below what allocators
+ * refuse outright; an image that would need more is refused at create. */
+#define LSCC_RT_MAX_BYTES ((size_t)1 << 47)
 
 /* Context life cycle, used by <model>_create / _destroy. */
 int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt, const char *weights_path);
@@ -266,6 +291,16 @@ int lscc_rt_head_forward(lscc_rt *rt, const void *y, void *out);
 int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy);
 int lscc_rt_forward(lscc_rt *rt, const lscc_image *x, void *out);
 int lscc_rt_backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *dx);
+/* The backward calls add into the parameter gradients. One that fails
+ * (an image read error, a cancelled progress callback, a device error)
+ * leaves them exactly as they were before it (dx, dy and the model output
+ * are then undefined), and a later call on a good image gives the same
+ * result as if the failed one had not happened. Gradients known to be zero
+ * (after create or zero_grad) are restored by zeroing; otherwise the first
+ * such call allocates a copy of them (NOMEM, before anything is touched,
+ * when it cannot). Change gradients through zero_grad and the backward
+ * calls only: a gradient written directly after zero_grad would be zeroed
+ * by a failing backward. */
 void lscc_rt_zero_grad(lscc_rt *rt);
 /* Writes the context's weights (trained or not) as a weights file that this
  * generated code loads and `lscc export` turns into ONNX; written beside

@@ -138,6 +138,38 @@ void lscc_rt_win(const lscc_rt *rt, const lscc_rt_geo *g, const lscc_win2d *wint
 
 /* ---- set-up ---- */
 
+/* Elements times bytes per element of a whole tensor, or 0 when that is
+ * more than limit bytes (checked before any product can wrap). */
+static size_t bytes_within(const lscc_rt *rt, int t, size_t limit) {
+    size_t n = (size_t)rt->m->esize;
+    for (int i = 0; i < rt->rank[t]; i++) {
+        size_t d = (size_t)dim(rt, t, i);
+        if (d && n > limit / d) return 0;
+        n *= d;
+    }
+    return n;
+}
+
+/* The tensors a context holds whole (the backbone output and the head's
+ * tensors) must fit in LSCC_RT_MAX_BYTES, and the image and its gradient
+ * (the caller's buffers, read or written by offset) in 2^62 bytes, so that
+ * no size or offset computed from them overflows. The backbone's inner
+ * tensors only ever exist as tiles: any size is fine. */
+static int check_sizes(lscc_rt *rt) {
+    const lscc_rt_model *m = rt->m;
+    for (int t = 0; t < m->ntensors; t++) {
+        int whole = !m->tensors[t].bb || t == m->split;
+        if (!whole && t != m->image) continue;
+        size_t limit = whole ? LSCC_RT_MAX_BYTES : (size_t)1 << 62;
+        if (!bytes_within(rt, t, limit))
+            return lscc_rt_fail(&rt->err, LSCC_RT_E_UNSUPPORTED, "%s: a %lld x %lld x %lld image is too large for "
+                                "this model: tensor '%s' would take more than %.0f TB", m->name, (long long)rt->n,
+                                (long long)dim(rt, m->image, 2), (long long)dim(rt, m->image, 3), m->tensors[t].name,
+                                (double)limit / 1e12);
+    }
+    return 0;
+}
+
 static void *zalloc(size_t n, size_t es) { return calloc(n ? n : 1, es); }
 
 /* Context memory of the backend (device memory for GPU code), zeroed. */
@@ -172,7 +204,7 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
     rt->opt = *opt;
     rt->n = opt->batch;
     rt->kept = -1;
-    int nt = m->ntensors;
+    int nt = m->ntensors, st;
     rt->dims = zalloc((size_t)nt * LSCC_RT_MAXRANK, sizeof *rt->dims);
     rt->rank = zalloc((size_t)nt, sizeof *rt->rank);
     rt->box = zalloc((size_t)nt * 4, sizeof *rt->box);
@@ -193,6 +225,7 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
                                     "model (tensor '%s' would be empty)", m->name, (long long)opt->height,
                                     (long long)opt->width, m->tensors[t].name);
     size_t es = (size_t)m->esize;
+    if ((st = check_sizes(rt))) return st;
     if (rt->dev->create(&rt->devctx, &rt->err)) {
         rt->dev = &lscc_rt_host_dev; /* nothing of the backend to free */
         return rt->err.code ? rt->err.code : lscc_rt_fail(&rt->err, LSCC_RT_E_DEVICE, "%s: no %s device", m->name,
@@ -206,12 +239,17 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
         if (t == m->split) {
             rt->y = dalloc(rt, n, es);
             rt->dy = m->dy_in_y ? rt->y : dalloc(rt, n, es);
-            if (!rt->y || !rt->dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
+            if (!rt->y || !rt->dy)
+                return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate %.1f MB for the backbone output "
+                                    "'%s' and its gradient", m->name, (m->dy_in_y ? 1 : 2) * (double)(n * es) / 1e6,
+                                    m->tensors[t].name);
             continue;
         }
         rt->head[t] = dalloc(rt, n, es);
         rt->head_g[t] = dalloc(rt, n, es);
-        if (!rt->head[t] || !rt->head_g[t]) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
+        if (!rt->head[t] || !rt->head_g[t])
+            return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate %.1f MB for head tensor '%s' and its "
+                                "gradient", m->name, 2 * (double)(n * es) / 1e6, m->tensors[t].name);
     }
     if (!rt->dev->host) { /* pinned staging for image and input-gradient regions */
         const int im = m->image;
@@ -229,8 +267,8 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
         rt->gap_sum = zalloc((size_t)rt->n * (size_t)m->tensors[m->split].c, sizeof *rt->gap_sum);
         if (!rt->gap_sum) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
     }
-    int st = lscc_rt_load_weights(rt, weights_path);
-    if (st) return st;
+    if ((st = lscc_rt_load_weights(rt, weights_path))) return st;
+    rt->grads_zero = 1; /* allocated zeroed */
     /* LSCC_DNNL=0 keeps float32 convolutions on the plain kernels (a
        cross-check of oneDNN's results) */
     const char *dn = getenv("LSCC_DNNL");
@@ -256,7 +294,7 @@ void lscc_rt_free(lscc_rt *rt) {
     free(rt->g);
     free(rt->off);
     void *dev_bufs[] = {rt->arena, rt->scratch[0], rt->scratch[1], rt->scratch[2], rt->scratch[3], rt->weights,
-                        rt->grads, rt->y, rt->dy != rt->y ? rt->dy : NULL};
+                        rt->grads, rt->grad_snap, rt->y, rt->dy != rt->y ? rt->dy : NULL};
     for (size_t k = 0; k < sizeof dev_bufs / sizeof *dev_bufs; k++)
         if (dev_bufs[k]) d->release(x, dev_bufs[k]);
     if (rt->stage) d->host_release(x, rt->stage);
@@ -269,7 +307,36 @@ void lscc_rt_free(lscc_rt *rt) {
 }
 
 void lscc_rt_zero_grad(lscc_rt *rt) {
-    if (rt && rt->grads) rt->dev->fill(rt->devctx, rt->grads, rt->m->weights_count, rt->m->esize, 0.0);
+    if (!rt || !rt->grads) return;
+    rt->dev->fill(rt->devctx, rt->grads, rt->m->weights_count, rt->m->esize, 0.0);
+    rt->grads_zero = 1;
+}
+
+/* ---- gradient transactions ----
+ * A call that adds into the parameter gradients (a backward) either
+ * succeeds or leaves them exactly as they were: grad_begin records how to
+ * undo it, grad_end undoes it on failure. Gradients known to be zero
+ * (after create or zero_grad) are restored by a fill; others from a copy
+ * taken before the first tile, in a buffer of the backend allocated once. */
+static int grad_begin(lscc_rt *rt) {
+    if (rt->grads_zero || !rt->m->weights_count) return 0;
+    size_t bytes = rt->m->weights_count * (size_t)rt->m->esize;
+    if (!rt->grad_snap && !(rt->grad_snap = rt->dev->alloc(rt->devctx, bytes)))
+        return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate %.1f MB to keep the gradients while a "
+                            "backward accumulates into them", rt->m->name, (double)bytes / 1e6);
+    rt->dev->copy(rt->devctx, rt->grad_snap, rt->grads, bytes, 0);
+    return 0;
+}
+
+static int grad_end(lscc_rt *rt, int st) {
+    if (!st) {
+        rt->grads_zero = 0;
+        return 0;
+    }
+    if (rt->grads_zero) rt->dev->fill(rt->devctx, rt->grads, rt->m->weights_count, rt->m->esize, 0.0);
+    else rt->dev->copy(rt->devctx, rt->grads, rt->grad_snap, rt->m->weights_count * (size_t)rt->m->esize, 0);
+    rt->kept = -1; /* the arena holds a half-done tile */
+    return st;
 }
 
 /* ---- the sweeps ---- */
@@ -386,6 +453,7 @@ static int sweep_forward(lscc_rt *rt, const lscc_image *x, void *y) {
     if (!y) memset(rt->gap_sum, 0, np * sizeof *rt->gap_sum);
     int64_t ny, nx, full[4] = {0, dim(rt, ys, 2), 0, dim(rt, ys, 3)};
     void *yd = rt->dev->host ? y : rt->y; /* stitched in context memory */
+    if (yd == rt->y) rt->have_y = 0;
     tiles(rt, &ny, &nx);
     point_buffers(rt, 0);
     rt->kept = -1;
@@ -481,7 +549,8 @@ static int sweep_backward(lscc_rt *rt, const lscc_image *x, const void *dy, void
 
 int lscc_rt_stream_backward(lscc_rt *rt, const lscc_image *x, const void *dy, void *dx) {
     if (!dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: no gradient given", rt->m->name);
-    return sweep_backward(rt, x, dy, dx);
+    int st = grad_begin(rt);
+    return st ? st : grad_end(rt, sweep_backward(rt, x, dy, dx));
 }
 
 void lscc_rt_gzero(lscc_rt *rt, int t) {
@@ -504,6 +573,7 @@ static void point_head(lscc_rt *rt, const void *y, void *dy) {
  * uploaded into rt->y. */
 static const void *head_input(lscc_rt *rt, const void *y) {
     if (rt->dev->host || y == rt->y) return y;
+    rt->have_y = 0; /* rt->y now holds the caller's y */
     rt->dev->copy(rt->devctx, rt->y, y, lscc_rt_numel(rt, rt->m->split) * (size_t)rt->m->esize, 1);
     return rt->y;
 }
@@ -521,13 +591,14 @@ int lscc_rt_head_forward(lscc_rt *rt, const void *y, void *out) {
     return dev_status(rt);
 }
 
-int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy) {
+static int head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy) {
     rt->err.code = 0;
     if (!y || !dout || !dy) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
     const lscc_rt_model *m = rt->m;
     size_t es = (size_t)m->esize, ny = lscc_rt_numel(rt, m->split);
     const void *yd = head_input(rt, y);
     void *dyd = rt->dev->host ? dy : rt->dy;
+    if (dyd == rt->y) rt->have_y = 0; /* its gradient is written over it */
     point_head(rt, yd, dyd);
     int st = 0;
     if (m->output == m->split) {
@@ -544,6 +615,11 @@ int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy
     }
     if (dyd != dy) rt->dev->copy(rt->devctx, dy, dyd, ny * es, 2);
     return dev_status(rt);
+}
+
+int lscc_rt_head_backward(lscc_rt *rt, const void *y, const void *dout, void *dy) {
+    int st = grad_begin(rt);
+    return st ? st : grad_end(rt, head_backward(rt, y, dout, dy));
 }
 
 /* CPU code whose head starts with a GlobalAveragePool of y: y is pooled
@@ -566,6 +642,9 @@ static int pooled_head(lscc_rt *rt, const void *dout, void *out) {
 }
 
 int lscc_rt_forward(lscc_rt *rt, const lscc_image *x, void *out) {
+    /* whatever happens below, y and the pooled y no longer hold an earlier
+       image's forward (a failed sweep leaves them half written) */
+    rt->have_y = rt->have_gap = 0;
     if (pooled(rt)) {
         rt->err.code = 0;
         if (!out) return lscc_rt_fail(&rt->err, LSCC_RT_E_ARG, "%s: NULL buffer", rt->m->name);
@@ -580,7 +659,7 @@ int lscc_rt_forward(lscc_rt *rt, const lscc_image *x, void *out) {
     return lscc_rt_head_forward(rt, rt->y, out);
 }
 
-int lscc_rt_backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *dx) {
+static int backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *dx) {
     int st;
     if (pooled(rt)) {
         rt->err.code = 0;
@@ -592,8 +671,13 @@ int lscc_rt_backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *d
     }
     if (!rt->have_y && (st = lscc_rt_stream_forward(rt, x, rt->y))) return st;
     rt->have_y = 1;
-    st = lscc_rt_head_backward(rt, rt->y, dout, rt->dy);
+    st = head_backward(rt, rt->y, dout, rt->dy);
     if (rt->dy == rt->y) rt->have_y = 0; /* y now holds its gradient */
     if (st) return st;
-    return lscc_rt_stream_backward(rt, x, rt->dy, dx);
+    return sweep_backward(rt, x, rt->dy, dx);
+}
+
+int lscc_rt_backward(lscc_rt *rt, const lscc_image *x, const void *dout, void *dx) {
+    int st = grad_begin(rt);
+    return st ? st : grad_end(rt, backward(rt, x, dout, dx));
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the front end (loader, shape inference, passes, plan) with libFuzzer
+# Fuzzes the front end (loader, shape inference, passes, plan, lowering) with libFuzzer
 # under ASan+UBSan for LSCC_FUZZ_SECONDS (default 60), seeded with the
 # synthetic test models and the malformed files. A crash leaves its input in
 # build-fuzz/crashes/ and fails the run: turn it into a regression test.

@@ -141,6 +141,33 @@ START_TEST(explain_json_is_json_and_names_the_split) {
 }
 END_TEST
 
+/* Absurd sizes on the command line (issue 7): an image, tile or batch
+ * beyond what lscc handles is a usage error that names the value; the
+ * largest image the runtime takes (2^31 x 2^31) with a small tile plans
+ * 2^56 tiles (4 x 4 output tiles of syn_residual) without overflowing. Never a crash or a sanitizer report. */
+START_TEST(absurd_sizes_are_refused_cleanly) {
+    static const char *bad[][2] = {{"--image", "4000000000x4000000000"}, {"--image", "0x10"},
+                                   {"--image", "10x-5"}, {"--image", "99999999999999999999x8"},
+                                   {"--tile", "3000000000"}, {"--tile", "0"},
+                                   {"--batch", "100000000000"}, {"--batch", "0"}};
+    char *out;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = lscc(&out, model_path("syn_residual", ".onnx"), bad[i][0], bad[i][1], "--explain", NULL);
+        ck_assert_msg(rc == LSCC_E_USAGE, "%s %s: exit %d\n%s", bad[i][0], bad[i][1], rc, out);
+        ck_assert_msg(strstr(out, bad[i][1]) != NULL, "%s %s: the message does not name the value:\n%s", bad[i][0],
+                      bad[i][1], out);
+        assert_clean(out);
+        free(out);
+    }
+    char *argv[] = {(char *)env_or_skip("LSCC_BIN"), (char *)model_path("syn_residual", ".onnx"), "--image",
+                    "2147483648x2147483648", "--tile", "24", "--explain", NULL};
+    int rc = run_capture(argv, &out);
+    ck_assert_msg(rc == 0 && strstr(out, "= 72057594037927936 tiles"), "exit %d\n%s", rc, out);
+    assert_clean(out);
+    free(out);
+}
+END_TEST
+
 /* The malformed models of python/make_malformed.py, with the category it
  * expects for each. */
 START_TEST(malformed_models_fail_cleanly) {
@@ -219,6 +246,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, tile_smaller_than_receptive_field);
     tcase_add_test(tc, explain_json_is_json_and_names_the_split);
     tcase_add_test(tc, malformed_models_fail_cleanly);
+    tcase_add_test(tc, absurd_sizes_are_refused_cleanly);
 }
 
 int main(void) { return run_suite("cli", add_tests, 300); }

@@ -636,7 +636,8 @@ static lscc_status write_header(em *e, lscc_diag *d) {
     out(e, "/* Both: forward keeps y in ctx for the next backward on the same image. */\n");
     out(e, "int %s_forward(%s_ctx *ctx, const lscc_image *x, %s_real *out);\n", P, P, P);
     out(e, "int %s_backward(%s_ctx *ctx, const lscc_image *x, const %s_real *dout, %s_real *dx);\n", P, P, P, P);
-    out(e, "/* Parameters with their gradients (which backward adds to). */\n");
+    out(e, "/* Parameters with their gradients, which backward adds to; a backward that\n"
+           " * fails (image read error, cancelled, out of memory) leaves them as they were. */\n");
     out(e, "lscc_param *%s_params(%s_ctx *ctx, size_t *n);\nvoid %s_zero_grad(%s_ctx *ctx);\n", P, P, P, P);
     out(e, "/* Writes the current (trained) weights as a weights file that %s_create\n"
            " * loads and `lscc export` turns back into ONNX. A failure leaves an\n"

@@ -76,8 +76,8 @@ static int64_t count_elems(const int64_t *dims, size_t n) {
     uint64_t c = 1;
     for (size_t i = 0; i < n; i++) {
         if (dims[i] < 0 || dims[i] > MAX_DIM) return -1;
+        if (dims[i] && c > MAX_BYTES / (uint64_t)dims[i]) return -1; /* before the product can wrap */
         c *= (uint64_t)dims[i];
-        if (c > MAX_BYTES) return -1;
     }
     return (int64_t)c;
 }

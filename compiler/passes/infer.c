@@ -41,6 +41,10 @@ static lscc_status check_outputs(lscc_graph *g, lscc_node *n, lscc_diag *d) {
         if (t->rank < 0 || t->rank > LSCC_MAX_RANK)
             return lscc_error(d, LSCC_E_INTERNAL, "node '%s' (%s): shape inference left output '%s' without a rank",
                               n->name, n->op_type, t->name);
+        /* the product of the known dims: 2^56 elements keeps every byte
+           count and offset of later passes and of generated code within
+           int64 / size_t, whatever the element type */
+        double elems = 1;
         for (int i = 0; i < t->rank; i++) {
             double v;
             if (t->dims[i] == LSCC_SYM_NONE)
@@ -50,7 +54,18 @@ static lscc_status check_outputs(lscc_graph *g, lscc_node *n, lscc_diag *d) {
             if (lscc_sym_get_const(g->syms, t->dims[i], &v) && (v < 0 || v > (double)((int64_t)1 << 40)))
                 return lscc_error(d, LSCC_E_INVALID, "node '%s' (%s): dim %d of '%s' would be %.0f", n->name,
                                   n->op_type, i, t->name, v);
+            if (lscc_sym_get_const(g->syms, t->dims[i], &v)) elems *= v;
+            /* an empty activation (Conv with 0 output channels): nothing to
+               stream; empty integer tensors are legal in shape arithmetic */
+            if (lscc_sym_get_const(g->syms, t->dims[i], &v) && v == 0 &&
+                (t->dtype == LSCC_DT_F32 || t->dtype == LSCC_DT_F64 || t->dtype == LSCC_DT_F16 ||
+                 t->dtype == LSCC_DT_BF16))
+                return lscc_error(d, LSCC_E_UNSUPPORTED, "node '%s' (%s): output '%s' would be empty (dim %d is 0); "
+                                  "lscc needs non-empty tensors", n->name, n->op_type, t->name, i);
         }
+        if (elems > (double)((int64_t)1 << 56))
+            return lscc_error(d, LSCC_E_UNSUPPORTED, "node '%s' (%s): output '%s' would hold %.3g elements, more than "
+                              "lscc supports (2^56)", n->name, n->op_type, t->name, elems);
     }
     return LSCC_OK;
 }

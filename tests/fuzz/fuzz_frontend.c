@@ -1,10 +1,13 @@
 /* libFuzzer harness for the front end: bytes -> loader -> shape inference
  * -> BatchNorm folding -> locality -> split -> region plan -> exact regions
- * -> explain. Any crash, sanitizer report, leak or hang is a bug: malformed
- * models must come back as an error code. */
+ * -> explain -> lowering (the kernel-level program, weights layout and
+ * arena that the C emitter prints, with and without trained BatchNorm).
+ * Any crash, sanitizer report, leak or hang is a bug: malformed models
+ * must come back as an error code. */
 #include <stdint.h>
 #include <stdio.h>
 
+#include "emit/lower.h"
 #include "load/load.h"
 #include "plan/plan.h"
 
@@ -21,6 +24,10 @@ static void plan_and_explain(lscc_model *m) {
             lscc_plan_explain(p, null);
             lscc_plan_explain_json(p, null);
             fclose(null);
+        }
+        for (int bn = 0; bn < 2; bn++) {
+            lscc_prog *g = NULL;
+            if (lscc_lower(p, bn, &g, &d) == LSCC_OK) lscc_prog_free(g);
         }
         lscc_plan_free(p);
     }

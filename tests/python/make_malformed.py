@@ -113,6 +113,43 @@ def cases():
     yield "dup_output", "invalid", model(nodes, [image(["N", 3, "H", "W"])], [output()],
                                          inits).SerializeToString()
 
+    # Sizes (issue 7): products of dims that overflow int64 / size_t, sizes
+    # that are each legal but absurd together, and empty tensors.
+    nchw = [image(["N", 3, "H", "W"])]
+    yield "overflow_image", "unsupported", conv_net((2 ** 40, 3, 2 ** 40, 2 ** 40)).SerializeToString()
+    yield "zero_batch", "unsupported", conv_net((0, 3, 64, 64)).SerializeToString()
+    yield "zero_channels", "unsupported", conv_net(("N", 0, "H", "W")).SerializeToString()
+    # Conv with 0 output channels: every later tensor would be empty.
+    nodes = [conv("conv1", "image", "w1", "output")]
+    yield "zero_weight", "unsupported", model(nodes, nchw, [output()],
+                                              [weight("w1", (0, 3, 3, 3))]).SerializeToString()
+    # A weight of 2^62 x 4 x 2^62 x 3 elements (the product overflows)
+    # holding 16 bytes.
+    w = onnx.TensorProto(name="w1", data_type=TensorProto.FLOAT, dims=[2 ** 62, 4, 2 ** 62, 3],
+                         raw_data=bytes(16))
+    yield "overflow_weight", "invalid", model(nodes, nchw, [output()], [w]).SerializeToString()
+    # A weight of 2^33 x 2^33 x 3 x 3 elements (the product wraps to 0 in
+    # 64 bits) with no data: used by the Conv, then unused beside a good one.
+    w = onnx.TensorProto(name="w1", data_type=TensorProto.FLOAT, dims=[2 ** 33, 2 ** 33, 3, 3])
+    yield "huge_weight_no_data", "invalid", model(nodes, nchw, [output()], [w]).SerializeToString()
+    w.name = "unused"
+    yield "wrapping_count", "invalid", model(nodes, nchw, [output()],
+                                             [weight("w1", (8, 3, 3, 3)), w]).SerializeToString()
+    # Reshape of 1 x 8 x 32 x 32 to (2^31)^4: each dim legal, 2^124 elements.
+    shp = helper.make_tensor("shp", TensorProto.INT64, [4], [2 ** 31] * 4)
+    nodes = [conv("conv1", "image", "w1", "c1"),
+             helper.make_node("Reshape", ["c1", "shp"], ["output"], name="r")]
+    yield "huge_reshape", "unsupported", model(nodes, [image([1, 3, 32, 32])], [output()],
+                                               [weight("w1", (8, 3, 3, 3)), shp]).SerializeToString()
+    # Pads, strides, dilations, kernels and groups near int64's limit.
+    huge = 2 ** 62
+    for case, attrs in (("huge_pads", dict(kernel_shape=[3, 3], pads=[huge] * 4)),
+                        ("huge_stride", dict(kernel_shape=[3, 3], strides=[huge] * 2, dilations=[huge] * 2)),
+                        ("huge_group", dict(kernel_shape=[3, 3], pads=[1] * 4, group=2 ** 40))):
+        nodes = [helper.make_node("Conv", ["image", "w1"], ["output"], name="c", **attrs)]
+        yield case, "invalid", model(nodes, nchw, [output()], [weight("w1", (8, 3, 3, 3))]).SerializeToString()
+    nodes = [helper.make_node("MaxPool", ["image"], ["output"], name="p", kernel_shape=[2 ** 40, 2 ** 40])]
+    yield "huge_pool", "invalid", model(nodes, nchw, [output()], []).SerializeToString()
 
 def main(argv):
     if len(argv) != 2:
