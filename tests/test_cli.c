@@ -238,7 +238,30 @@ START_TEST(generates_code_for_every_streamable_zoo_model) {
 }
 END_TEST
 
+/* A trainable initializer read by several ops is trained as one tensor:
+ * PyTorch's export of a freshly initialized ResNet-18 merges the equal
+ * folded biases of its convolutions into Identity aliases of a few
+ * initializers, which lscc must point out; the BatchNorm-preserving export
+ * (distinct random statistics) has none. */
+START_TEST(shared_parameters_are_reported) {
+    char dir[] = "/tmp/lscc_cli_shared_XXXXXX", *out;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    int rc = lscc(&out, model_path("resnet18", ".onnx"), "-o", dir, "--tile", "1024");
+    ck_assert_msg(rc == 0 && strstr(out, "trained as one shared tensor") && strstr(out, "TrainingMode.PRESERVE"),
+                  "resnet18: exit %d\n%s", rc, out);
+    free(out);
+    rc = lscc(&out, model_path("resnet18_bn", ".onnx"), "-o", dir, "--tile", "1024");
+    ck_assert_msg(rc == 0 && strstr(out, "wrote") && !strstr(out, "shared tensor"), "resnet18_bn: exit %d\n%s", rc,
+                  out);
+    free(out);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
+    tcase_add_test(tc, shared_parameters_are_reported);
     tcase_add_test(tc, generates_code_for_every_streamable_zoo_model);
     tcase_add_test(tc, help_documents_every_option_and_exit_code);
     tcase_add_test(tc, usage_errors);

@@ -179,6 +179,26 @@ static int write_plan(const lscc_plan *p, const char *dir) {
     return 0;
 }
 
+/* One ONNX initializer read by several ops is one parameter: its gradient
+ * is their sum and training keeps them equal. Intended for tied weights,
+ * but PyTorch's exporter also merges tensors that are merely equal (the
+ * folded zero biases of a freshly initialized model become Identity
+ * aliases of one initializer), which silently ties separate parameters. */
+static void shared_params_warning(const lscc_prog *g) {
+    int n = 0, first = -1;
+    for (int k = 0; k < g->nbuf; k++)
+        if (g->buf[k].trainable && g->buf[k].readers > 1) {
+            if (first < 0) first = k;
+            n++;
+        }
+    if (!n) return;
+    fprintf(stderr, "lscc: warning: %d trainable initializer%s read by more than one op (e.g. '%.200s', read by %d) "
+            "and trained as one shared tensor\n  if they were separate parameters in the framework (PyTorch merges "
+            "equal tensors on export, e.g. the zero biases of a freshly initialized model), re-export with "
+            "training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False\n", n, n > 1 ? "s are" : " is",
+            g->buf[first].name, g->buf[first].readers);
+}
+
 /* The model's file name without directory and extension. */
 static void stem(const char *path, char *out, size_t n) {
     const char *b = strrchr(path, '/');
@@ -246,6 +266,7 @@ static int emit(const lscc_plan *p, const char *model, const char *name, const c
     lscc_prog *g = NULL;
     lscc_emit_options eo = {name, outdir, f64, targets & 1, (targets & 2) != 0, cmd};
     lscc_status st = lscc_lower(p, p->opt.train_bn_affine, &g, &d);
+    if (!st) shared_params_warning(g);
     if (!st) st = lscc_emit_c(g, &eo, &d);
     if (st) fprintf(stderr, "lscc: %s: %s\n%s", model, lscc_status_name(st), d.text ? d.text : "");
     else

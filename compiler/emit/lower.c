@@ -63,7 +63,10 @@ static int ltensor(lower *L, int ir, int bb) {
 }
 
 static int buffer_from(lower *L, int ir, int trainable, const char *folded_bn) {
-    if (L->bufmap[ir] >= 0) return L->bufmap[ir];
+    if (L->bufmap[ir] >= 0) {
+        L->g->buf[L->bufmap[ir]].readers++;
+        return L->bufmap[ir];
+    }
     lscc_prog *g = L->g;
     if (g->nbuf == L->bcap) {
         L->bcap = L->bcap ? 2 * L->bcap : 64;
@@ -78,6 +81,7 @@ static int buffer_from(lower *L, int ir, int trainable, const char *folded_bn) {
     b->name = lscc_strdup(t->name);
     b->folded_bn = folded_bn;
     b->trainable = trainable && t->initializer;
+    b->readers = 1;
     b->rank = t->rank > 4 ? 4 : t->rank;
     int64_t n = lscc_tensor_numel_const(L->ir, t);
     if (n < 0 || t->rank > 4 || !b->name) return -1;

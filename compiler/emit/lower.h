@@ -61,6 +61,7 @@ typedef struct lscc_lbuf {
     int64_t dims[4];
     size_t count, offset;
     double *vals;      /* values in double */
+    int readers;       /* ops that read it (trainable buffers read by several are trained as one tensor) */
 } lscc_lbuf;
 
 typedef struct lscc_prog {

@@ -44,16 +44,6 @@ static int read_normalized(const lscc_image *img, int64_t y0, int64_t y1, int64_
     return 0;
 }
 
-static int progress(void *user, const char *phase, int64_t done, int64_t total) {
-    double *t0 = user;
-    int tty = isatty(2); /* a live line on a terminal, a line per 8 tiles in a log */
-    if (done == 1 || done == total || done % 8 == 0)
-        fprintf(stderr, "%s  %-8s tile %4lld / %lld  %6.1f s  peak RSS %6.0f MB%s", tty ? "\r" : "", phase,
-                (long long)done, (long long)total, now() - *t0, peak_mb(), tty ? "" : "\n");
-    if (done == total && tty) fputc('\n', stderr);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* keep the report in order with the progress lines */
     int64_t size = 8192, batch = 1;
@@ -74,7 +64,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     double t0 = now();
-    lscc_rt_options opt = {batch, size, size, progress, &t0, 0};
+    lscc_progress_state ps; /* the runtime's progress printer: tiles, rate, ETA, peak RSS */
+    memset(&ps, 0, sizeof ps);
+    lscc_rt_options opt = {batch, size, size, lscc_progress_print, &ps, 0};
     lscc_rt_error err = {0, ""};
     resnet18_ctx *net = resnet18_create(&opt, weights, &err);
     if (!net) {
