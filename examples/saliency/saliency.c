@@ -142,8 +142,8 @@ int main(int argc, char **argv) {
         char line[256];
         while (mask && fgets(line, sizeof line, sf))
             if (sscanf(line, "patch %lld %lld %d %d", &py, &px, &ph, &pw) == 4)
-                for (long long r = py; r < py + ph && r < x.h; r++)
-                    for (long long q = px; q < px + pw && q < x.w; q++) mask[r * x.w + q] = 1;
+                for (long long r = py < 0 ? 0 : py; r < py + ph && r < x.h; r++)
+                    for (long long q = px < 0 ? 0 : px; q < px + pw && q < x.w; q++) mask[r * x.w + q] = 1;
         float thr = sorted[npix - ntop];
         for (size_t i = 0; mask && i < npix; i++) {
             total += sal[i];
@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
                 top_on += mask[i];
             }
         }
-        if (mask && area)
+        if (mask && area && total > 0)
             printf("  patches cover %.3f%% of the pixels and hold %.1f%% of the saliency; %.1f%% of the top 0.1%% "
                    "pixels lie on them\n", 100.0 * (double)area / (double)npix, 100.0 * on / total,
                    100.0 * top_on / (double)top);

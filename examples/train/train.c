@@ -15,8 +15,9 @@
  *
  *   train --data DIR [--size 1024] [--train 64] [--test 16] [--steps 250]
  *         [--opt sgd|adamw] [--lr X] [--patterns 16] [--save FILE] [--progress | --no-progress]
- * Tile progress (lscc_progress_print) is shown by default when an image has
- * more than 4 tiles. */
+ * --train is even (half the images of each label). Tile progress
+ * (lscc_progress_print) is shown by default when an image has more than 4
+ * tiles. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,7 @@ static int write_image(const char *path, int64_t size, int label, int npat, uint
     snprintf(side, sizeof side, "%s.txt", path);
     FILE *f2 = fopen(side, "w");
     if (!f2) return -1;
-    fprintf(f2, "label %d\n", label);
+    fprintf(f2, "label %d\nsize %lld\npatterns %d\n", label, (long long)size, npat);
     for (int k = 0; k < npat; k++) fprintf(f2, "patch %lld %lld %d %d\n", (long long)py[k], (long long)px[k], PATCH, PATCH);
     return fclose(f2) || st ? -1 : 0;
 }
@@ -192,7 +193,7 @@ int main(int argc, char **argv) {
         }
     }
     int adamw = !strcmp(optname, "adamw");
-    if (!dir || size < 64 || size > 65536 || ntrain < 2 || ntest < 2 || steps < 1 || npat < 1 || npat > 64 ||
+    if (!dir || size < 64 || size > 65536 || ntrain < 2 || ntrain % 2 || ntest < 2 || steps < 1 || npat < 1 || npat > 64 ||
         (!adamw && strcmp(optname, "sgd"))) {
         usage(argv[0]);
         return 2;
@@ -208,14 +209,15 @@ int main(int argc, char **argv) {
             char path[4096], side[4200];
             snprintf(path, sizeof path, "%s/%s_%03d.tif", dir, set ? "test" : "train", k);
             snprintf(side, sizeof side, "%s.txt", path);
-            TIFF *probe = NULL;
-            struct stat sb;
-            uint32_t w = 0;
-            if (!stat(side, &sb) && (probe = TIFFOpen(path, "r"))) {
-                TIFFGetField(probe, TIFFTAG_IMAGEWIDTH, &w);
-                TIFFClose(probe);
+            /* kept when its side file says it was written for this size and pattern count */
+            FILE *sf = fopen(side, "r");
+            long long have_size = -1;
+            int have_pat = -1, lab = -1;
+            if (sf) {
+                if (fscanf(sf, "label %d size %lld patterns %d", &lab, &have_size, &have_pat) != 3) have_size = -1;
+                fclose(sf);
             }
-            if ((int64_t)w == size) continue;
+            if (have_size == size && have_pat == npat && lab == k % 2) continue;
             if (write_image(path, size, k % 2, npat, (uint64_t)(set * 100000 + k + 1))) {
                 fprintf(stderr, "error: cannot write %s\n", path);
                 return 5;
