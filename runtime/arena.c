@@ -49,5 +49,14 @@ int lscc_rt_arena(lscc_rt *rt) {
     if (!rt->arena || !rt->scratch[0] || !rt->scratch[1] || !rt->scratch[2] || !rt->scratch[3])
         return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate the %.1f MB tile arena", m->name,
                             (double)rt->arena_bytes / 1e6);
+    /* Host memory is committed here, page by page, rather than by the first
+       tile that reaches it: the context's memory is then what create
+       reported, the same for every image size (a small image's border tiles
+       would otherwise touch only part of it and a later, larger one more),
+       and a machine that cannot hold it fails now, not hours into a run. */
+    if (rt->dev->host) {
+        memset(rt->arena, 0, (total ? total : 1) * es);
+        for (int k = 0; k < 4; k++) memset(rt->scratch[k], 0, rt->scratch_cap * es);
+    }
     return 0;
 }

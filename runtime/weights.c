@@ -36,13 +36,20 @@ static int read_file(lscc_rt *rt, const char *path, void *hw) {
                           "reads version %u (regenerate the code and the weights with this lscc)", m->name, path,
                           version, LSCC_WF_VERSION);
     else if (got != sizeof h)
-        st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' is truncated", m->name, path);
-    else if ((lscc_wf_get64(h + 8) >> 32) != es || lscc_wf_get64(h + 16) != n || lscc_wf_get64(h + 24) != layout_sum(m))
-        st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' was written for another model or "
-                          "precision (layout checksum mismatch: use the weights lscc wrote with this code, or ones "
-                          "saved from it)", m->name, path);
+        st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' is truncated in its header (%zu of %d "
+                          "bytes)", m->name, path, got, LSCC_WF_HEADER);
+    else if ((lscc_wf_get64(h + 8) >> 32) != es)
+        st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' holds %s values; this code was generated "
+                          "with --precision %s", m->name, path, (lscc_wf_get64(h + 8) >> 32) == 8 ? "float64" : "float32",
+                          es == 8 ? "f64" : "f32");
+    else if (lscc_wf_get64(h + 16) != n || lscc_wf_get64(h + 24) != layout_sum(m))
+        st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' was written for another model (%llu "
+                          "values where this code has %zu%s): use the weights lscc wrote with this code, or ones saved "
+                          "from it", m->name, path, (unsigned long long)lscc_wf_get64(h + 16), n,
+                          lscc_wf_get64(h + 16) == n ? ", but other buffers: layout checksum mismatch" : "");
     else if (fread(hw, es, n, f) != n)
-        st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' is truncated", m->name, path);
+        st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' is truncated: its data ends before "
+                          "the %zu values the header announces", m->name, path, n);
     else if (fgetc(f) != EOF)
         st = lscc_rt_fail(&rt->err, LSCC_RT_E_INVALID, "%s: weights file '%s' has data after its end", m->name, path);
     else if (lscc_wf_fnv1a(LSCC_WF_FNV_INIT, hw, n * es) != lscc_wf_get64(h + 32))

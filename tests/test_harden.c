@@ -167,10 +167,10 @@ START_TEST(weights_file_refusals_and_round_trip) {
     static const bad_weights cases[] = {
         {"not_weights", 3, "is not an lscc weights file"}, {"empty", 3, "is not an lscc weights file"},
         {"version_1", 3, "format version 1"},              {"version_3", 3, "format version 3"},
-        {"short_header", 3, "is truncated"},               {"short_data", 3, "is truncated"},
+        {"short_header", 3, "truncated in its header"},    {"short_data", 3, "its data ends before"},
         {"trailing_byte", 3, "has data after its end"},    {"flipped_bit", 3, "corrupt (data checksum"},
-        {"other_count", 3, "another model"},               {"float32_file", 3, "precision"},
-        {"other_model_same_count", 3, "another model"},    {"missing", 5, "cannot open"},
+        {"other_count", 3, "another model"},               {"float32_file", 3, "holds float32 values"},
+        {"other_model_same_count", 3, "layout checksum"},  {"missing", 5, "cannot open"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const char *c = cases[k].name;

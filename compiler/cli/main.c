@@ -363,7 +363,8 @@ int main(int argc, char **argv) {
         } else if ((v = opt_value(argc, argv, &i, "--batch"))) {
             if (parse_int(v, 1, 1 << 20, &opt.batch)) return usage_error("--batch wants a positive count, not '%s'", v);
         } else if ((v = opt_value(argc, argv, &i, "--image"))) {
-            if (parse_size(v, &opt.image_h, &opt.image_w)) return usage_error("--image wants HxW, e.g. 8192x8192, not '%s'", v);
+            if (parse_size(v, &opt.image_h, &opt.image_w))
+                return usage_error("--image wants HxW, each side from 1 to 2147483648, e.g. 8192x8192, not '%s'", v);
         } else if (strcmp(a, "--train-bn-affine") == 0) {
             opt.train_bn_affine = 1;
         } else if ((v = opt_value(argc, argv, &i, "--precision"))) {
