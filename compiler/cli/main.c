@@ -420,11 +420,16 @@ int main(int argc, char **argv) {
     }
     else {
         const lscc_graph *g = m->g;
+        /* the arena the runtime will lay out (in-place ReLU, shared
+           gradient memory), as --explain and --memory count it; the plan's
+           own estimate when the model does not lower */
+        int64_t in = p->bytes_infer, tr = p->bytes_train;
+        tile_bytes(m, &opt, f64 ? 8 : 4, &in, &tr);
         printf("%s: split at '%s' after %d streamed nodes; output tile %lldx%lld, input region %lldx%lld, "
-               "%.1f MB per inference tile, %.1f MB per training tile\n",
+               "tile arena %.1f MB for inference, %.1f MB for training\n",
                model, g->tensors[m->split.tensor].name, m->split.nbackbone, (long long)p->out_tile[0],
-               (long long)p->out_tile[1], (long long)p->in_tile[0], (long long)p->in_tile[1],
-               (double)p->bytes_infer / 1048576.0, (double)p->bytes_train / 1048576.0);
+               (long long)p->out_tile[1], (long long)p->in_tile[0], (long long)p->in_tile[1], (double)in / 1048576.0,
+               (double)tr / 1048576.0);
     }
     fflush(stdout); /* keep the plan ahead of the messages below */
     int rc = outdir ? write_plan(p, outdir) : 0;

@@ -65,7 +65,8 @@ void lscc_plan_explain(const lscc_plan *p, FILE *f) {
     double own = (double)(p->out_tile[0] * rx->S[0]) * (double)(p->out_tile[1] * rx->S[1]);
     fprintf(f, "  halo overhead (interior tile): %.2fx the pixels it owns\n",
             (double)p->in_tile[0] * (double)p->in_tile[1] / own);
-    fprintf(f, "  per tile (batch %lld, float32): inference peak %.1f MB, training %.1f MB; weights %.1f MB\n",
+    fprintf(f, "  per tile (batch %lld, float32, every tensor stored): inference peak %.1f MB, training %.1f MB; "
+               "weights %.1f MB\n",
             (long long)p->opt.batch, mb(p->bytes_infer), mb(p->bytes_train), mb(p->bytes_params));
     int64_t grid[4];
     tile_grid(p, grid);
