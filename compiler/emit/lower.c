@@ -84,13 +84,20 @@ static int buffer_from(lower *L, int ir, int trainable, const char *folded_bn) {
     b->readers = 1;
     b->rank = t->rank > 4 ? 4 : t->rank;
     int64_t n = lscc_tensor_numel_const(L->ir, t);
-    if (n < 0 || t->rank > 4 || !b->name) return -1;
-    for (int i = 0; i < b->rank; i++) b->dims[i] = cdim(L->ir, t, i);
-    b->count = (size_t)n;
-    b->vals = malloc(sizeof(double) * (b->count ? b->count : 1));
-    if (!b->vals) return -1;
-    for (size_t i = 0; i < b->count; i++)
-        if (lscc_tensor_get(t, i, &b->vals[i])) return -1;
+    int bad = n < 0 || t->rank > 4 || !b->name;
+    if (!bad) {
+        for (int i = 0; i < b->rank; i++) b->dims[i] = cdim(L->ir, t, i);
+        b->count = (size_t)n;
+        b->vals = malloc(sizeof(double) * (b->count ? b->count : 1));
+        bad = !b->vals;
+        for (size_t i = 0; !bad && i < b->count; i++) bad = lscc_tensor_get(t, i, &b->vals[i]) != 0;
+    }
+    if (bad) { /* not counted in g->nbuf, so lscc_prog_free would not see it */
+        free(b->name);
+        free(b->vals);
+        memset(b, 0, sizeof *b);
+        return -1;
+    }
     L->bufmap[ir] = g->nbuf;
     return g->nbuf++;
 }
@@ -111,7 +118,12 @@ static int buffer_new(lower *L, const char *name, size_t count) {
     b->dims[0] = (int64_t)count;
     b->count = count;
     b->vals = calloc(count ? count : 1, sizeof(double));
-    if (!b->name || !b->vals) return -1;
+    if (!b->name || !b->vals) {
+        free(b->name);
+        free(b->vals);
+        memset(b, 0, sizeof *b);
+        return -1;
+    }
     return g->nbuf++;
 }
 
