@@ -2,7 +2,10 @@
 # The main job: one training step of ResNet-18 (torchvision, random weights)
 # on a synthetic 8192 x 8192 RGB image -- which PyTorch cannot train on this
 # 24 GiB machine -- through the C code lscc generates for it.
-#   1. export resnet18 to ONNX (dynamic N/H/W),
+#   1. export resnet18 to ONNX (dynamic N/H/W) with its BatchNormalization
+#      nodes kept (examples/train/export_resnet18.py; lscc folds them, so
+#      each convolution gets its own bias, where PyTorch's folding at export
+#      would tie the equal ones of a fresh model into one parameter),
 #   2. lscc compiles it for 1536-pixel training tiles and prints the plan,
 #   3. CMake builds examples/train_resnet18 against the generated code,
 #   4. the example streams forward, computes the loss, streams backward
@@ -23,10 +26,11 @@ build="$root/build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLSCC_TESTS=OFF -DLSCC_CUDA=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 models="$build/models"
-/usr/bin/python3 "$root/tests/python/export_models.py" "$models" resnet18 >/dev/null
+mkdir -p "$models"
+/usr/bin/python3 "$root/examples/train/export_resnet18.py" "$models/resnet18_main.onnx" 0 1000 >/dev/null
 gen="$build/resnet18_gen"
-echo "== lscc $models/resnet18.onnx --tile $tile --image ${size}x${size} --name resnet18 -o $gen --explain"
-"$build/compiler/lscc" "$models/resnet18.onnx" --tile "$tile" --image "${size}x${size}" --name resnet18 -o "$gen" \
+echo "== lscc $models/resnet18_main.onnx --tile $tile --image ${size}x${size} --name resnet18 -o $gen --explain"
+"$build/compiler/lscc" "$models/resnet18_main.onnx" --tile "$tile" --image "${size}x${size}" --name resnet18 -o "$gen" \
   --explain
 cmake -S "$root/examples/train_resnet18" -B "$build/train_resnet18" -DCMAKE_BUILD_TYPE=Release \
   -DLSCC_GEN_DIR="$gen" >/dev/null
