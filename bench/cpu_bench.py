@@ -195,17 +195,17 @@ def has_avx2():
 BUILD_LOG = None   # OUT/logs/build.log: output of the build, export and lscc commands
 
 
-def sh(cmd, **kw):
+def sh(cmd, who="cpu_bench", **kw):
     """Runs a setup command, its output appended to BUILD_LOG; exits with the
-    log's tail when it fails."""
+    log's tail when it fails. who names the calling benchmark in the message."""
     with open(BUILD_LOG, "a") as log:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, **kw)
     if r.returncode != 0:
         with open(BUILD_LOG) as log:
-            tail = log.readlines()[-30:]
-        sys.exit("".join(tail) + f"cpu_bench: command failed ({r.returncode}): {' '.join(cmd)}\n"
+            tail = log.readlines()[-40:]
+        sys.exit("".join(tail) + f"{who}: command failed ({r.returncode}): {' '.join(cmd)}\n"
                  f"(full output in {BUILD_LOG})")
     return r
 

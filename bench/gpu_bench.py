@@ -337,21 +337,10 @@ def torch_child(model_name, size, batch, lr, repeat, cudnn_benchmark):
 # the driver (imports no torch: the children own the GPU)
 # --------------------------------------------------------------------------
 
-BUILD_LOG = None
-
-
 def sh(cmd, **kw):
-    """A setup command, output appended to BUILD_LOG; exits with its tail on failure."""
-    with open(BUILD_LOG, "a") as log:
-        log.write("$ " + " ".join(cmd) + "\n")
-        log.flush()
-        r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, **kw)
-    if r.returncode != 0:
-        with open(BUILD_LOG) as log:
-            tail = log.readlines()[-40:]
-        sys.exit("".join(tail) + f"gpu_bench: command failed ({r.returncode}): {' '.join(cmd)}\n"
-                 f"(full output in {BUILD_LOG})")
-    return r
+    """A setup command through cpu_bench.sh (output in the build log)."""
+    import cpu_bench
+    return cpu_bench.sh(cmd, who="gpu_bench", **kw)
 
 
 def gpu_info():
@@ -676,9 +665,9 @@ def main():
     args.work = os.path.abspath(args.work or os.path.join(args.build_dir, "bench_gpu"))
     args.models_dir = os.path.abspath(args.models_dir or os.path.join(args.build_dir, "models"))
     os.makedirs(os.path.join(args.out, "logs"), exist_ok=True)
-    global BUILD_LOG
-    BUILD_LOG = os.path.join(args.out, "logs", "build.log")
-    open(BUILD_LOG, "w").close()
+    import cpu_bench
+    cpu_bench.BUILD_LOG = os.path.join(args.out, "logs", "build.log")
+    open(cpu_bench.BUILD_LOG, "w").close()
     args.guard_mb = max(1536.0, 0.05 * meminfo_mb("MemTotal"))
     gpu, args.gpu_total_mb, driver = gpu_info()
 

@@ -200,14 +200,8 @@ static int read_memory(const lscc_image *img, int64_t y0, int64_t y1, int64_t x0
 
 void lscc_image_memory(lscc_image *img, const void *data, lscc_dtype dtype, int64_t n, int64_t c, int64_t h,
                        int64_t w) {
-    memset(img, 0, sizeof *img);
-    img->n = n;
-    img->c = c;
-    img->h = h;
-    img->w = w;
-    img->data = data;
-    img->dtype = dtype;
-    img->read = read_memory;
+    lscc_image_src_attach(img, NULL, n, c, h, w, dtype, data);
+    img->read = read_memory; /* no source object: nothing to close */
 }
 
 typedef struct memory_src {
@@ -320,12 +314,7 @@ void lscc_image_callback(lscc_image *img, int64_t n, int64_t c, int64_t h, int64
                          int (*read)(const lscc_image *img, int64_t y0, int64_t y1, int64_t x0, int64_t x1,
                                      lscc_dtype want, void *dst, lscc_rt_error *err),
                          void *user) {
-    memset(img, 0, sizeof *img);
-    img->n = n;
-    img->c = c;
-    img->h = h;
-    img->w = w;
+    lscc_image_src_attach(img, NULL, n, c, h, w, LSCC_F64, NULL);
     img->read = read;
-    img->dtype = LSCC_F64;
     img->user = user;
 }

@@ -142,3 +142,34 @@ double accum_rel_err(const double *got, const double *ref, const double *pre, si
     free(want);
     return e;
 }
+
+char *run_ok(char *const argv[], const char *what) {
+    char *out = NULL;
+    int rc = run_capture(argv, &out);
+    if (rc != 0) fprintf(stderr, "%s failed (%d):\n%s\n", what, rc, out ? out : "");
+    ck_assert_msg(rc == 0, "%s failed with %d", what, rc);
+    return out;
+}
+
+unsigned char *read_whole_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    ck_assert_int_ge(len, 0);
+    unsigned char *b = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    b[len] = 0;
+    *n = (size_t)len;
+    return b;
+}
+
+void write_whole_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}

@@ -46,5 +46,13 @@ int run_suite(const char *name, void (*add)(TCase *), int timeout);
 /* Runs argv (NULL terminated) with stdout and stderr captured into one
  * malloc'ed string; returns the exit status (128 + signal if killed). */
 int run_capture(char *const argv[], char **output);
+/* run_capture that must exit 0 (else the test fails, printing the output);
+ * returns the output, to free. what names the command in the message. */
+char *run_ok(char *const argv[], const char *what);
+
+/* A whole file, malloc'ed with a NUL after it (*n bytes; the test fails when
+ * it cannot be read), and its opposite. */
+unsigned char *read_whole_file(const char *path, size_t *n);
+void write_whole_file(const char *path, const void *data, size_t n);
 
 #endif

@@ -66,14 +66,6 @@ static const char *tmp_root(void) {
     return dir;
 }
 
-static void run_ok(char *const argv[], const char *what) {
-    char *out = NULL;
-    int rc = run_capture(argv, &out);
-    if (rc != 0) fprintf(stderr, "%s failed (%d):\n%s\n", what, rc, out ? out : "");
-    ck_assert_msg(rc == 0, "%s failed with %d", what, rc);
-    free(out);
-}
-
 static double compare(const char *got_path, const char *ref_path, double tol, const char *what) {
     lscc_npy a, b;
     char msg[512];
@@ -162,20 +154,20 @@ START_TEST(equivalence) {
     if (c->train_bn) ref_argv[na++] = "--keep-bn";
     if (cuda_target && !have_gpu) ref_argv[na++] = "--export-only";
     ref_argv[na] = NULL;
-    run_ok(ref_argv, "equiv_ref.py (PyTorch reference)");
+    free(run_ok(ref_argv, "equiv_ref.py (PyTorch reference)"));
     snprintf(onnx, sizeof onnx, "%s/model.onnx", work);
     snprintf(gen, sizeof gen, "%s/gen", work);
     char *lscc_argv[] = {(char *)lscc, onnx, "--tile", tb, "-o", gen, "--precision", (char *)c->prec, "--name", "net",
                          "--target", cuda_target ? "cuda" : "cpu", c->train_bn ? "--train-bn-affine" : NULL, NULL};
-    run_ok(lscc_argv, "lscc");
+    free(run_ok(lscc_argv, "lscc"));
     snprintf(build, sizeof build, "%s/build", gen);
     const char *cmake = getenv("LSCC_CMAKE") ? getenv("LSCC_CMAKE") : "/usr/bin/cmake";
     char *cfg_argv[] = {(char *)cmake, "-S", gen, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                         "-DCMAKE_C_FLAGS=-Wall -Wextra -Werror -pedantic",
                         "-DCMAKE_CUDA_FLAGS=-Werror all-warnings -Xcompiler=-Wall,-Wextra,-Werror", NULL};
-    run_ok(cfg_argv, "cmake configure of the generated code");
+    free(run_ok(cfg_argv, "cmake configure of the generated code"));
     char *bld_argv[] = {(char *)cmake, "--build", build, NULL};
-    run_ok(bld_argv, "build of the generated code (-Wall -Wextra -Werror -pedantic)");
+    free(run_ok(bld_argv, "build of the generated code (-Wall -Wextra -Werror -pedantic)"));
     snprintf(runner, sizeof runner, "%s/%s", build, cuda_target ? "net_cuda_run" : "net_run");
     if (cuda_target && !have_gpu) {
         printf("%-48s generated and compiled for CUDA; not run (no GPU)\n", tag);
@@ -186,7 +178,7 @@ START_TEST(equivalence) {
     snprintf(g, sizeof g, "%s/g.npy", work);
     snprintf(outd, sizeof outd, "%s/out", work);
     char *run_argv[] = {runner, "--input", x, "--grad-output", g, "--out", outd, NULL};
-    run_ok(run_argv, cuda_target ? "net_cuda_run" : "net_run");
+    free(run_ok(run_argv, cuda_target ? "net_cuda_run" : "net_run"));
 
     /* Bounds: float64 code to 1e-10 of PyTorch's float64 result. Float32
      * forward results to 1e-4. Float32 gradients go through ReLU kinks and
@@ -246,13 +238,6 @@ END_TEST
 /* The runner refuses bad inputs with a message and a nonzero exit: wrong
  * rank, channel count, dtype, truncated data, a gradient of the wrong shape,
  * missing files, a corrupt weights file. Uses case 0's generated code. */
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static void expect_refusal(char *const argv[], const char *what, const char *needle) {
     char *out = NULL;
     int rc = run_capture(argv, &out);
@@ -294,13 +279,13 @@ START_TEST(runner_refuses_bad_input) {
     memcpy(buf + 10, dict, strlen(dict));
     buf[127] = '\n';
     memset(buf + 128, 1, 48);
-    write_file(bad, buf, 128 + 48);
+    write_whole_file(bad, buf, 128 + 48);
     expect_refusal(argv_x, "int32 input", "i4");
     FILE *f = fopen(x, "rb");
     ck_assert_ptr_nonnull(f);
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    write_file(bad, buf, n);
+    write_whole_file(bad, buf, n);
     expect_refusal(argv_x, "truncated input", "truncated");
     char *argv_missing[] = {runner, "--input", "/nonexistent/x.npy", "--out", outd, NULL};
     expect_refusal(argv_missing, "missing input", "nonexistent");
@@ -316,7 +301,7 @@ START_TEST(runner_refuses_bad_input) {
     n = fread(wb, 1, sizeof wb, f);
     fclose(f);
     wb[n - 1] ^= 0x40; /* one flipped bit in the data */
-    write_file(wbad, wb, n);
+    write_whole_file(wbad, wb, n);
     char *argv_w[] = {runner, "--input", x, "--weights", wbad, "--out", outd, NULL};
     expect_refusal(argv_w, "corrupt weights", "weights");
     char *argv_use[] = {runner, "--bogus", NULL};

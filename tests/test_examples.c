@@ -26,14 +26,6 @@ enum { SIZE = 256, WEIGHTS_HEADER = 48 };
 static char work[1024], src[1024], lscc[1024], onnx[1200], gen[1200], data[1200], trained[1200], train_bin[1300],
     sal_bin[1300];
 
-static char *run_ok(char *const argv[], const char *what) {
-    char *out = NULL;
-    int rc = run_capture(argv, &out);
-    if (rc != 0) fprintf(stderr, "%s failed (%d):\n%s\n", what, rc, out ? out : "");
-    ck_assert_msg(rc == 0, "%s failed with %d", what, rc);
-    return out;
-}
-
 static void no_sanitizer_report(const char *out, const char *what) {
     ck_assert_msg(!strstr(out, "Sanitizer") && !strstr(out, "runtime error"), "%s: sanitizer report:\n%s", what, out);
 }
@@ -45,21 +37,6 @@ static void has(const char *out, const char *needle, const char *what) {
 static int exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    ck_assert_int_ge(len, 0);
-    unsigned char *b = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return b;
 }
 
 /* Exports and compiles the model and builds both examples, once. */
@@ -154,7 +131,7 @@ START_TEST(train_writes_data_trains_and_saves) {
     char init[1300];
     snprintf(init, sizeof init, "%s/resnet18.weights", gen);
     size_t n0, n1;
-    unsigned char *w0 = slurp(init, &n0), *w1 = slurp(trained, &n1);
+    unsigned char *w0 = read_whole_file(init, &n0), *w1 = read_whole_file(trained, &n1);
     ck_assert_msg(n0 == n1, "the trained weights file has %zu bytes, the initial one %zu", n1, n0);
     ck_assert_uint_gt(n0, WEIGHTS_HEADER);
     ck_assert_msg(memcmp(w0 + WEIGHTS_HEADER, w1 + WEIGHTS_HEADER, n0 - WEIGHTS_HEADER) != 0,

@@ -51,14 +51,6 @@ static void case_dir(const ex_case *c, char *out, size_t n) {
     snprintf(out, n, "%.800s/%s_%s%s", work_root(), c->model, c->prec, c->train_bn ? "_bn" : "");
 }
 
-static char *run_ok(char *const argv[], const char *what) {
-    char *out = NULL;
-    int rc = run_capture(argv, &out);
-    if (rc != 0) fprintf(stderr, "%s failed (%d):\n%s\n", what, rc, out ? out : "");
-    ck_assert_msg(rc == 0, "%s failed with %d", what, rc);
-    return out;
-}
-
 START_TEST(roundtrip) {
     const ex_case *c = &cases[_i];
     const char *py = env_or_skip("LSCC_PYTHON"), *pydir = env_or_skip("LSCC_TEST_PY"), *lscc = env_or_skip("LSCC_BIN");
@@ -116,27 +108,6 @@ END_TEST
 
 /* ---- refusals ---- */
 
-static char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s (did its round-trip case run?)", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
-static void spit(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static int exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
@@ -145,14 +116,14 @@ static int exists(const char *path) {
 /* argv fails with exit code want, a message holding every needle, the
  * existing output file out unchanged and no out.partial. */
 static void refused(char *const argv[], const char *out, int want, const char *what, const char *n1, const char *n2) {
-    spit(out, "keep", 4);
+    write_whole_file(out, "keep", 4);
     char *msg = NULL, partial[1400];
     int rc = run_capture(argv, &msg);
     ck_assert_msg(rc == want, "%s: exit %d, want %d\n%s", what, rc, want, msg ? msg : "");
     ck_assert_msg(msg && strstr(msg, n1) && (!n2 || strstr(msg, n2)), "%s: no message naming '%s'%s%s:\n%s", what, n1,
                   n2 ? " and " : "", n2 ? n2 : "", msg ? msg : "");
     size_t n;
-    char *kept = slurp(out, &n);
+    char *kept = (char *)read_whole_file(out, &n);
     ck_assert_msg(n == 4 && !memcmp(kept, "keep", 4), "%s: the existing output file was changed", what);
     free(kept);
     snprintf(partial, sizeof partial, "%s.partial", out);
@@ -206,21 +177,21 @@ START_TEST(refusals) {
     refused(a5, out, 3, "float32 weights, --precision f64", "--precision f32", NULL);
 
     size_t n;
-    unsigned char *wb = (unsigned char *)slurp(w0, &n);
-    spit(bad, wb, n - 1000);
+    unsigned char *wb = read_whole_file(w0, &n);
+    write_whole_file(bad, wb, n - 1000);
     char *a6[] = {L, "export", m0, "--weights", bad, "-o", out, NULL};
     refused(a6, out, 3, "truncated weights", "truncated", NULL);
-    spit(bad, wb, 30);
+    write_whole_file(bad, wb, 30);
     refused(a6, out, 3, "truncated header", "truncated", NULL);
     wb[n - 5] ^= 0x10;
-    spit(bad, wb, n);
+    write_whole_file(bad, wb, n);
     refused(a6, out, 3, "one flipped bit", "corrupt", NULL);
     free(wb);
     char *a7[] = {L, "export", m0, "--weights", m0, "-o", out, NULL};
     refused(a7, out, 3, "an ONNX file as weights", "not an lscc weights file", NULL);
 
     /* frozen buffers (a BatchNorm lscc could not fold: scale and shift) changed */
-    wb = (unsigned char *)slurp(w2, &n);
+    wb = read_whole_file(w2, &n);
     for (size_t i = LSCC_WF_HEADER; i + 8 <= n; i += 8) {
         double v;
         memcpy(&v, wb + i, 8);
@@ -228,7 +199,7 @@ START_TEST(refusals) {
         memcpy(wb + i, &v, 8);
     }
     fix_checksum(wb, n);
-    spit(bad, wb, n);
+    write_whole_file(bad, wb, n);
     free(wb);
     char *a8[] = {L, "export", m2, "--weights", bad, "-o", out, NULL};
     refused(a8, out, 4, "frozen buffers changed", "::scale': frozen", "::shift': frozen");

@@ -21,14 +21,6 @@
 
 static char work[1024], harden[1300], weights[1300];
 
-static void run_ok(char *const argv[], const char *what) {
-    char *out = NULL;
-    int rc = run_capture(argv, &out);
-    if (rc != 0) fprintf(stderr, "%s failed (%d):\n%s\n", what, rc, out ? out : "");
-    ck_assert_msg(rc == 0, "%s failed with %d", what, rc);
-    free(out);
-}
-
 /* Generates and builds everything once, before the tests. */
 static void build_all(void) {
     const char *py = env_or_skip("LSCC_PYTHON"), *pydir = env_or_skip("LSCC_TEST_PY"), *lscc = env_or_skip("LSCC_BIN");
@@ -43,7 +35,7 @@ static void build_all(void) {
     snprintf(script, sizeof script, "%s/equiv_ref.py", pydir);
     char *ref[] = {(char *)py, script, "syn_residual", work, "--batch", "2", "--height", "67", "--width", "53",
                    "--seed", "3", NULL};
-    run_ok(ref, "equiv_ref.py syn_residual");
+    free(run_ok(ref, "equiv_ref.py syn_residual"));
     snprintf(onnx, sizeof onnx, "%s/model.onnx", work);
     snprintf(gen, sizeof gen, "%s/gen", work);
     snprintf(gen32, sizeof gen32, "%s/gen32", work);
@@ -51,23 +43,23 @@ static void build_all(void) {
     snprintf(hgen, sizeof hgen, "%s/hos/gen", work);
     snprintf(honnx, sizeof honnx, "%s/hos/hostile.onnx", work);
     char *l64[] = {(char *)lscc, onnx, "--tile", "24", "-o", gen, "--precision", "f64", "--name", "net", NULL};
-    run_ok(l64, "lscc (float64)");
+    free(run_ok(l64, "lscc (float64)"));
     char *l32[] = {(char *)lscc, onnx, "--tile", "24", "-o", gen32, "--precision", "f32", "--name", "net", NULL};
-    run_ok(l32, "lscc (float32)");
+    free(run_ok(l32, "lscc (float32)"));
     snprintf(script, sizeof script, "%s/make_hostile.py", pydir);
     char *mh[] = {(char *)py, script, onnx, hos, NULL};
-    run_ok(mh, "make_hostile.py");
+    free(run_ok(mh, "make_hostile.py"));
     char *lh[] = {(char *)lscc, honnx, "--tile", "24", "-o", hgen, "--precision", "f64", "--name", "hostile", NULL};
-    run_ok(lh, "lscc (hostile names)");
+    free(run_ok(lh, "lscc (hostile names)"));
     snprintf(src, sizeof src, "%s/../harden", pydir);
     snprintf(bld, sizeof bld, "%s/build", work);
     snprintf(dnet, sizeof dnet, "-DGEN_NET=%s", gen);
     snprintf(dhos, sizeof dhos, "-DGEN_HOSTILE=%s", hgen);
     char *cfg[] = {(char *)cmake, "-S", src, "-B", bld, dnet, dhos, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                    "-DCMAKE_C_FLAGS=-Wall -Wextra -Werror -pedantic", NULL};
-    run_ok(cfg, "cmake configure of the harness and the generated code");
+    free(run_ok(cfg, "cmake configure of the harness and the generated code"));
     char *b[] = {(char *)cmake, "--build", bld, NULL};
-    run_ok(b, "build of the harness and the generated code (-Wall -Wextra -Werror -pedantic)");
+    free(run_ok(b, "build of the harness and the generated code (-Wall -Wextra -Werror -pedantic)"));
     snprintf(harden, sizeof harden, "%s/harden", bld);
     snprintf(weights, sizeof weights, "%s/net.weights", gen);
 }
@@ -83,30 +75,9 @@ static void no_sanitizer_report(const char *out, const char *what) {
     ck_assert_msg(!strstr(out, "Sanitizer") && !strstr(out, "runtime error"), "%s: sanitizer report:\n%s", what, out);
 }
 
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
-static void spill(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static int same_file(const char *a, const char *b) {
     size_t na, nb;
-    unsigned char *x = slurp(a, &na), *y = slurp(b, &nb);
+    unsigned char *x = read_whole_file(a, &na), *y = read_whole_file(b, &nb);
     int same = na == nb && !memcmp(x, y, na);
     free(x);
     free(y);
@@ -121,11 +92,11 @@ START_TEST(hostile_names_compute_the_same_result) {
     snprintf(out_hos, sizeof out_hos, "%s/out_hostile", work);
     snprintf(runner, sizeof runner, "%s/build/net/net_run", work);
     char *rn[] = {runner, "--input", x, "--grad-output", g, "--out", out_net, NULL};
-    run_ok(rn, "net_run");
+    free(run_ok(rn, "net_run"));
     char hrunner[1300];
     snprintf(hrunner, sizeof hrunner, "%s/build/hostile/hostile_run", work);
     char *rh[] = {hrunner, "--input", x, "--grad-output", g, "--out", out_hos, NULL};
-    run_ok(rh, "hostile_run");
+    free(run_ok(rh, "hostile_run"));
     const char *files[] = {"output.npy", "backbone.npy", "input_grad.npy"};
     for (int k = 0; k < 3; k++) {
         snprintf(a, sizeof a, "%s/%s", out_net, files[k]);
@@ -147,7 +118,7 @@ START_TEST(hostile_names_compute_the_same_result) {
     snprintf(hos, sizeof hos, "%s/hos", work);
     snprintf(script, sizeof script, "%s/make_hostile.py", env_or_skip("LSCC_TEST_PY"));
     char *chk[] = {(char *)env_or_skip("LSCC_PYTHON"), script, "--check", hos, out_hos, NULL};
-    run_ok(chk, "make_hostile.py --check (parameter names, onnxruntime)");
+    free(run_ok(chk, "make_hostile.py --check (parameter names, onnxruntime)"));
     printf("hostile names: output, input gradient and %d parameter gradients bit for bit equal to the plain model's\n",
            np);
 }
@@ -161,7 +132,7 @@ typedef struct bad_weights {
 
 START_TEST(weights_file_refusals_and_round_trip) {
     size_t n;
-    unsigned char *d = slurp(weights, &n);
+    unsigned char *d = read_whole_file(weights, &n);
     ck_assert_uint_gt(n, 1100);
     char path[1300], *out;
     static const bad_weights cases[] = {
@@ -178,20 +149,20 @@ START_TEST(weights_file_refusals_and_round_trip) {
         unsigned char *v = malloc(n + 1);
         ck_assert_ptr_nonnull(v);
         memcpy(v, d, n);
-        if (!strcmp(c, "not_weights")) spill(path, "a text file, not weights\n", 25);
-        else if (!strcmp(c, "empty")) spill(path, "", 0);
+        if (!strcmp(c, "not_weights")) write_whole_file(path, "a text file, not weights\n", 25);
+        else if (!strcmp(c, "empty")) write_whole_file(path, "", 0);
         else if (!strcmp(c, "version_1") || !strcmp(c, "version_3")) {
             v[8] = c[8] == '1' ? 1 : 3;
-            spill(path, v, n);
-        } else if (!strcmp(c, "short_header")) spill(path, v, 30);
-        else if (!strcmp(c, "short_data")) spill(path, v, n - 8);
-        else if (!strcmp(c, "trailing_byte")) spill(path, v, n + 1);
+            write_whole_file(path, v, n);
+        } else if (!strcmp(c, "short_header")) write_whole_file(path, v, 30);
+        else if (!strcmp(c, "short_data")) write_whole_file(path, v, n - 8);
+        else if (!strcmp(c, "trailing_byte")) write_whole_file(path, v, n + 1);
         else if (!strcmp(c, "flipped_bit")) {
             v[48 + 1000] ^= 0x10;
-            spill(path, v, n);
+            write_whole_file(path, v, n);
         } else if (!strcmp(c, "other_count")) {
             v[16] ^= 1; /* the element count */
-            spill(path, v, n);
+            write_whole_file(path, v, n);
         } else if (!strcmp(c, "float32_file")) snprintf(path, sizeof path, "%s/gen32/net.weights", work);
         else if (!strcmp(c, "other_model_same_count")) snprintf(path, sizeof path, "%s/hos/gen/hostile.weights", work);
         free(v);
@@ -205,7 +176,7 @@ START_TEST(weights_file_refusals_and_round_trip) {
        layout checksum tells them apart */
     size_t nh;
     snprintf(path, sizeof path, "%s/hos/gen/hostile.weights", work);
-    unsigned char *h = slurp(path, &nh);
+    unsigned char *h = read_whole_file(path, &nh);
     ck_assert_uint_eq(nh, n);
     ck_assert_msg(!memcmp(h + 16, d + 16, 8), "the twin's element count differs");
     free(h);

@@ -13,16 +13,6 @@
 
 #include "support.h"
 
-static void run_ok(char *const argv[], const char *what, char **keep) {
-    char *out = NULL;
-    int rc = run_capture(argv, &out);
-    ck_assert_msg(rc == 0, "%s failed with %d:\n%s", what, rc, out ? out : "");
-    ck_assert_msg(!out || (!strstr(out, "Sanitizer") && !strstr(out, "runtime error")), "%s: sanitizer report:\n%s",
-                  what, out);
-    if (keep) *keep = out;
-    else free(out);
-}
-
 START_TEST(every_source_gives_the_same_bits) {
     const char *lscc = env_or_skip("LSCC_BIN"), *src = env_or_skip("LSCC_SOURCE_DIR"),
                *bdir = env_or_skip("LSCC_BUILD_DIR");
@@ -39,17 +29,17 @@ START_TEST(every_source_gives_the_same_bits) {
     snprintf(dlscc, sizeof dlscc, "-Dlscc_DIR=%s", bdir);
     char *gen_argv[] = {(char *)lscc, (char *)model_path("syn_residual", ".onnx"), "--tile", "24", "--precision",
                         "f32", "--name", "net", "-o", gen, NULL};
-    run_ok(gen_argv, "lscc syn_residual", NULL);
+    free(run_ok(gen_argv, "lscc syn_residual"));
     char *cfg[] = {(char *)cmake, "-S", hsrc, "-B", bld, dgen, dlscc, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                    "-DCMAKE_C_FLAGS=-Wall -Wextra -Werror -pedantic", NULL};
-    run_ok(cfg, "cmake configure of sources.c and the generated code", NULL);
+    free(run_ok(cfg, "cmake configure of sources.c and the generated code"));
     char *b[] = {(char *)cmake, "--build", bld, NULL};
-    run_ok(b, "build of sources.c and the generated code", NULL);
+    free(run_ok(b, "build of sources.c and the generated code"));
     snprintf(exe, sizeof exe, "%s/sources", bld);
     snprintf(wts, sizeof wts, "%s/net.weights", gen);
-    char *out = NULL;
     char *r[] = {exe, work, wts, "67", "53", NULL};
-    run_ok(r, "sources (a source whose bits differ)", &out);
+    char *out = run_ok(r, "sources (a source whose bits differ)");
+    ck_assert_msg(!strstr(out, "Sanitizer") && !strstr(out, "runtime error"), "sanitizer report:\n%s", out);
     int equal = 0;
     for (const char *p = out; (p = strstr(p, "parameter gradients bit-equal")); p++) equal++;
     ck_assert_msg(equal == 6, "expected 6 sources bit-equal to the in-memory one:\n%s", out);
