@@ -228,6 +228,10 @@ typedef struct lscc_rt_model {
        adds its plane sums, and backward seeds each tile with the pooled
        gradient / (H * W), so memory does not grow with the image. */
     int gap;
+    /* Every backbone op has a channels-last (NHWC) form: Conv, pools,
+       elementwise ops and region views. Float CPU code then keeps the
+       tiles channels-last (lscc_rt.nhwc). */
+    int nhwc_ok;
 } lscc_rt_model;
 
 /* The engine state inside every generated context. */
@@ -254,6 +258,13 @@ struct lscc_rt {
     void *y, *dy;            /* stitched backbone output and its gradient */
     int have_y;
     void *dnnl;              /* lscc_dnnl context (float32 convolutions), or NULL */
+    /* Backbone tile buffers are N x rows x cols x C (channels-last) instead
+       of N x C x rows x cols: float CPU code of an nhwc_ok model with oneDNN,
+       whose fast convolutions (brgconv) read and write that layout, so a
+       tile runs without a reorder per convolution. Whole tensors (the
+       stitched output, head, image, input gradient) stay NCHW: the tile
+       edges convert. LSCC_LAYOUT=nchw turns it off. */
+    int nhwc;
     const lscc_rt_dev *dev;  /* the model's backend (lscc_rt_host_dev for CPU code) */
     void *devctx;            /* its context: an lscc_cu for CUDA code */
     void *stage;             /* device backends: pinned staging of image regions */
@@ -349,7 +360,8 @@ void lscc_rt_pad_bwd(lscc_rt *rt, int in, int out, int64_t pt, int64_t pl);
 /* Constants and parameters by buffer index; grad is NULL for constants. */
 void *lscc_rt_buf(const lscc_rt *rt, int k);
 void *lscc_rt_bufgrad(const lscc_rt *rt, int k);
-/* Convolutions through oneDNN when float and available, else plain C. */
+/* Convolutions and pools in the context's activation layout (rt->nhwc):
+ * convolutions through oneDNN when float and available, else plain C. */
 void lscc_rt_conv2d_fwd_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, const float *w, const float *b, float *y);
 void lscc_rt_conv2d_bwd_data_f32(lscc_rt *rt, const lscc_win2d *p, const float *dy, const float *w, float *dx);
 void lscc_rt_conv2d_bwd_weight_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, const float *dy, float *dw,
@@ -359,6 +371,14 @@ void lscc_rt_conv2d_fwd_f64(lscc_rt *rt, const lscc_win2d *p, const double *x, c
 void lscc_rt_conv2d_bwd_data_f64(lscc_rt *rt, const lscc_win2d *p, const double *dy, const double *w, double *dx);
 void lscc_rt_conv2d_bwd_weight_f64(lscc_rt *rt, const lscc_win2d *p, const double *x, const double *dy, double *dw,
                                    double *db);
+void lscc_rt_maxpool2d_fwd_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, float *y);
+void lscc_rt_maxpool2d_bwd_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, const float *dy, float *dx);
+void lscc_rt_avgpool2d_fwd_f32(lscc_rt *rt, const lscc_win2d *p, int count_include_pad, const float *x, float *y);
+void lscc_rt_avgpool2d_bwd_f32(lscc_rt *rt, const lscc_win2d *p, int count_include_pad, const float *dy, float *dx);
+void lscc_rt_maxpool2d_fwd_f64(lscc_rt *rt, const lscc_win2d *p, const double *x, double *y);
+void lscc_rt_maxpool2d_bwd_f64(lscc_rt *rt, const lscc_win2d *p, const double *x, const double *dy, double *dx);
+void lscc_rt_avgpool2d_fwd_f64(lscc_rt *rt, const lscc_win2d *p, int count_include_pad, const double *x, double *y);
+void lscc_rt_avgpool2d_bwd_f64(lscc_rt *rt, const lscc_win2d *p, int count_include_pad, const double *dy, double *dx);
 /* x counted as n x c x hw around axis ax of tensor t (ax -1: a scalar,
  * c = 1): how per-channel / per-axis constants broadcast. */
 void lscc_rt_bcast(const lscc_rt *rt, int t, int ax, size_t *n, size_t *c, size_t *hw);

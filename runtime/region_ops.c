@@ -17,6 +17,17 @@ static void move(lscc_rt *rt, int in, int out, void *ib, void *ob, int64_t c, in
     const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
     size_t ih = (size_t)(bi[1] - bi[0]), iw = (size_t)(bi[3] - bi[2]), oh = (size_t)(bo[1] - bo[0]),
            ow = (size_t)(bo[3] - bo[2]);
+    if (rt->nhwc) { /* per batch item and output row: the pixels' channel runs, contiguous when c == ctot */
+        const size_t nc = (size_t)c, nt = (size_t)ctot, run = c == ctot ? ow * nc : nc, px = c == ctot ? 1 : ow;
+        for (size_t b = 0; b < (size_t)rt->n; b++) {
+            size_t io = ((b * ih + (size_t)(bo[0] - bi[0])) * iw + (size_t)(bo[2] - bi[2])) * nc;
+            size_t oo = b * oh * ow * nt + (size_t)c0;
+            lscc_rt_block k = {oh, px, run, io, iw * nc, nc, oo, ow * nt, nt};
+            if (dir == 1) k = (lscc_rt_block){oh, px, run, oo, ow * nt, nt, io, iw * nc, nc};
+            rt->dev->block(rt->devctx, rt->m->esize, &k, dir == 0 ? ib : ob, dir == 0 ? ob : ib, dir);
+        }
+        return;
+    }
     /* one block over all batch items when the channel counts agree */
     size_t per = ctot == c ? 1 : (size_t)rt->n, planes = (size_t)c * (ctot == c ? (size_t)rt->n : 1);
     for (size_t b = 0; b < per; b++) {
@@ -84,8 +95,14 @@ static int pad_block(const lscc_rt *rt, int in, int out, int64_t pt, int64_t pl,
     int64_t q0 = bo[2] - pl > bi[2] ? bo[2] - pl : bi[2], q1 = bo[3] - pl < bi[3] ? bo[3] - pl : bi[3];
     if (r0 >= r1 || q0 >= q1) return 0;
     size_t ih = (size_t)(bi[1] - bi[0]), iw = (size_t)(bi[3] - bi[2]), oh = (size_t)(bo[1] - bo[0]),
-           ow = (size_t)(bo[3] - bo[2]);
-    *k = (lscc_rt_block){(size_t)rt->n * (size_t)rt->m->tensors[out].c, (size_t)(r1 - r0), (size_t)(q1 - q0),
+           ow = (size_t)(bo[3] - bo[2]), c = (size_t)rt->m->tensors[out].c;
+    if (rt->nhwc) { /* per batch item: rows of (q1 - q0) pixels of c channels */
+        *k = (lscc_rt_block){(size_t)rt->n, (size_t)(r1 - r0), (size_t)(q1 - q0) * c,
+                             ((size_t)(r0 - bi[0]) * iw + (size_t)(q0 - bi[2])) * c, ih * iw * c, iw * c,
+                             ((size_t)(r0 + pt - bo[0]) * ow + (size_t)(q0 + pl - bo[2])) * c, oh * ow * c, ow * c};
+        return 1;
+    }
+    *k = (lscc_rt_block){(size_t)rt->n * c, (size_t)(r1 - r0), (size_t)(q1 - q0),
                          (size_t)(r0 - bi[0]) * iw + (size_t)(q0 - bi[2]), ih * iw, iw,
                          (size_t)(r0 + pt - bo[0]) * ow + (size_t)(q0 + pl - bo[2]), oh * ow, ow};
     return 1;
@@ -124,7 +141,9 @@ void lscc_rt_bcast(const lscc_rt *rt, int t, int ax, size_t *n, size_t *c, size_
     }
     const int64_t *d = &rt->dims[t * LSCC_RT_MAXRANK];
     if (rt->m->tensors[t].bb && rt->box[4 * t] >= 0) {
-        *hw = ax == 1 ? lscc_rt_hw(rt, t) : 1; /* tile regions: N x C x rows x cols */
+        /* tile regions: N x C x rows x cols, or channels-last N x rows x cols x C, which is
+           (N * rows * cols) x C x 1 to the per-channel kernels */
+        *hw = ax == 1 && !rt->nhwc ? lscc_rt_hw(rt, t) : 1;
     } else {
         *hw = 1;
         for (int i = ax + 1; i < rt->rank[t]; i++) *hw *= (size_t)d[i];

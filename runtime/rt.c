@@ -251,7 +251,13 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
             return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate %.1f MB for head tensor '%s' and its "
                                 "gradient", m->name, 2 * (double)(n * es) / 1e6, m->tensors[t].name);
     }
-    if (!rt->dev->host) { /* pinned staging for image and input-gradient regions */
+    /* LSCC_DNNL=0 keeps float32 convolutions on the plain kernels (a
+       cross-check of oneDNN's results); LSCC_LAYOUT=nchw keeps the tiles
+       channels-first */
+    const char *dn = getenv("LSCC_DNNL"), *lay = getenv("LSCC_LAYOUT");
+    const int use_dnnl = m->esize == 4 && !(dn && !strcmp(dn, "0"));
+    rt->nhwc = use_dnnl && m->nhwc_ok && rt->dev->host && !(lay && !strcmp(lay, "nchw"));
+    if (!rt->dev->host || rt->nhwc) { /* staging for image and input-gradient regions (pinned on a device) */
         const int im = m->image;
         int64_t h = dim(rt, im, 2), w = dim(rt, im, 3);
         size_t side = (size_t)(m->tensors[im].side[0] < h ? m->tensors[im].side[0] : h) *
@@ -263,16 +269,14 @@ int lscc_rt_init(lscc_rt *rt, const lscc_rt_model *m, const lscc_rt_options *opt
             return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: cannot allocate %.1f MB of pinned staging memory",
                                 m->name, 2 * (double)rt->stage_bytes / 1e6);
     }
-    if (m->gap >= 0 && rt->dev->host) {
-        rt->gap_sum = zalloc((size_t)rt->n * (size_t)m->tensors[m->split].c, sizeof *rt->gap_sum);
+    if (m->gap >= 0 && rt->dev->host) { /* the sums, and channels-last: one tile's */
+        rt->gap_sum = zalloc((size_t)rt->n * (size_t)m->tensors[m->split].c * 2, sizeof *rt->gap_sum);
         if (!rt->gap_sum) return lscc_rt_fail(&rt->err, LSCC_RT_E_NOMEM, "%s: out of memory", m->name);
     }
     if ((st = lscc_rt_load_weights(rt, weights_path))) return st;
     rt->grads_zero = 1; /* allocated zeroed */
-    /* LSCC_DNNL=0 keeps float32 convolutions on the plain kernels (a
-       cross-check of oneDNN's results) */
-    const char *dn = getenv("LSCC_DNNL");
-    if (m->esize == 4 && !(dn && !strcmp(dn, "0"))) rt->dnnl = lscc_rt_dnnl_create();
+    if (use_dnnl) rt->dnnl = lscc_rt_dnnl_create(rt->nhwc);
+    if (!rt->dnnl) rt->nhwc = 0;
     return LSCC_RT_OK;
 }
 
@@ -366,11 +370,35 @@ static void point_buffers(lscc_rt *rt, int train) {
     }
 }
 
+/* Channels-last tiles (float, host memory): copy_box between a tile's NHWC
+ * buffer (from when from_tile, else to) and a whole NCHW tensor. */
+static void copy_box_nhwc(const lscc_rt *rt, int64_t c, const int64_t *from_box, const float *from,
+                          const int64_t *to_box, float *to, const int64_t *part, int accumulate, int from_tile) {
+    const size_t fh = (size_t)(from_box[1] - from_box[0]), fw = (size_t)(from_box[3] - from_box[2]);
+    const size_t th = (size_t)(to_box[1] - to_box[0]), tw = (size_t)(to_box[3] - to_box[2]), nc = (size_t)c;
+    for (size_t b = 0; b < (size_t)rt->n; b++)
+        for (int64_t r = part[0]; r < part[1]; r++)
+            for (int64_t q = part[2]; q < part[3]; q++) {
+                const size_t fp = (b * fh + (size_t)(r - from_box[0])) * fw + (size_t)(q - from_box[2]);
+                const size_t tp = (b * th + (size_t)(r - to_box[0])) * tw + (size_t)(q - to_box[2]);
+                for (size_t k = 0; k < nc; k++) {
+                    /* pixel p of channel k: NHWC p * c + k, NCHW (b * c + k) * plane + p within the batch item */
+                    const size_t fi = from_tile ? fp * nc + k : (b * nc + k) * fh * fw + (fp - b * fh * fw);
+                    const size_t ti = from_tile ? (b * nc + k) * th * tw + (tp - b * th * tw) : tp * nc + k;
+                    to[ti] = accumulate ? to[ti] + from[fi] : from[fi];
+                }
+            }
+}
+
 /* Copies the rows/cols of box `part` (of a c-channel tensor) between
  * buffers holding boxes from_box and to_box (a tile region and the whole
- * tensor), through backend d; accumulate: +=. */
+ * tensor; from_tile: from is the tile's), through backend d; accumulate: +=. */
 static void copy_box(const lscc_rt *rt, const lscc_rt_dev *d, int64_t c, const int64_t *from_box, const void *from,
-                     const int64_t *to_box, void *to, const int64_t *part, int accumulate) {
+                     const int64_t *to_box, void *to, const int64_t *part, int accumulate, int from_tile) {
+    if (rt->nhwc) {
+        copy_box_nhwc(rt, c, from_box, from, to_box, to, part, accumulate, from_tile);
+        return;
+    }
     size_t fh = (size_t)(from_box[1] - from_box[0]), fw = (size_t)(from_box[3] - from_box[2]);
     size_t th = (size_t)(to_box[1] - to_box[0]), tw = (size_t)(to_box[3] - to_box[2]);
     const lscc_rt_block k = {(size_t)(rt->n * c), (size_t)(part[1] - part[0]), (size_t)(part[3] - part[2]),
@@ -405,6 +433,8 @@ static int read_image(lscc_rt *rt, const lscc_image *x) {
     if (!rt->dev->host) {
         rt->dev->upload_wait(rt->devctx); /* the last upload has left the staging buffer */
         dst = rt->stage;
+    } else if (rt->nhwc) {
+        dst = rt->stage; /* read NCHW, then made channels-last */
     }
     if (x->read(x, b[0], b[1], b[2], b[3], rt->m->esize == 4 ? LSCC_F32 : LSCC_F64, dst, &rt->err))
         return rt->err.code ? rt->err.code : lscc_rt_fail(&rt->err, LSCC_RT_E_IO, "%s: reading the image failed",
@@ -412,6 +442,7 @@ static int read_image(lscc_rt *rt, const lscc_image *x) {
     int st = dev_status(rt); /* the last tile's kernels are done: its buffers may be overwritten */
     if (st) return st;
     if (!rt->dev->host) rt->dev->upload(rt->devctx, rt->b[im], rt->stage, lscc_rt_count(rt, im) * (size_t)rt->m->esize);
+    else if (rt->nhwc) copy_box_nhwc(rt, rt->m->tensors[im].c, b, rt->stage, b, rt->b[im], b, 0, 0);
     return 0;
 }
 
@@ -434,6 +465,17 @@ static int progress(lscc_rt *rt, const char *phase, int64_t done, int64_t total)
 static void gap_add(lscc_rt *rt) {
     const int ys = rt->m->split;
     size_t np = (size_t)rt->n * (size_t)rt->m->tensors[ys].c, hw = lscc_rt_hw(rt, ys);
+    if (rt->nhwc) { /* per channel in the same order as below, in the second half of gap_sum */
+        const size_t c = (size_t)rt->m->tensors[ys].c;
+        double *s = rt->gap_sum + np;
+        const float *x = rt->b[ys];
+        memset(s, 0, np * sizeof *s);
+        for (size_t b = 0; b < (size_t)rt->n; b++)
+            for (size_t k = 0; k < hw; k++)
+                for (size_t ch = 0; ch < c; ch++) s[b * c + ch] += x[(b * hw + k) * c + ch];
+        for (size_t p = 0; p < np; p++) rt->gap_sum[p] += s[p];
+        return;
+    }
     for (size_t p = 0; p < np; p++) {
         double s = 0;
         if (rt->m->esize == 4)
@@ -469,7 +511,7 @@ static int sweep_forward(lscc_rt *rt, const lscc_image *x, void *y) {
                 rt->kept = i * nx + j;
                 rt->kept_x = *x;
             }
-            if (y) copy_box(rt, rt->dev, rt->m->tensors[ys].c, tb, rt->b[ys], full, yd, tb, 0);
+            if (y) copy_box(rt, rt->dev, rt->m->tensors[ys].c, tb, rt->b[ys], full, yd, tb, 0, 1);
             else gap_add(rt);
             if ((st = progress(rt, "forward", i * nx + j + 1, ny * nx))) return st;
         }
@@ -523,13 +565,18 @@ static int sweep_backward(lscc_rt *rt, const lscc_image *x, const void *dy, void
         if (k != kept && ((st = read_image(rt, x)) || (st = m->tile_forward(rt)) || (st = rt->err.code))) return st;
         /* seed with G[T]: the partial loss <G[T], Y[T]> */
         if (dy) {
-            copy_box(rt, rt->dev, m->tensors[ys].c, full, dyd, tb, rt->g[ys], tb, 0);
+            copy_box(rt, rt->dev, m->tensors[ys].c, full, dyd, tb, rt->g[ys], tb, 0, 0);
         } else {
             size_t np = (size_t)rt->n * (size_t)m->tensors[ys].c, hw = lscc_rt_hw(rt, ys);
             double area = (double)dim(rt, ys, 2) * (double)dim(rt, ys, 3);
-            for (size_t p = 0; p < np; p++) {
+            for (size_t p = 0; p < np && !rt->nhwc; p++) {
                 double v = m->esize == 4 ? ((const float *)rt->head_g[m->gap])[p] : ((const double *)rt->head_g[m->gap])[p];
                 rt->dev->fill(rt->devctx, (char *)rt->g[ys] + p * hw * es, hw, m->esize, v / area);
+            }
+            for (size_t p = 0; p < np && rt->nhwc; p++) { /* channel p % c of batch item p / c, at every pixel */
+                const size_t c = (size_t)m->tensors[ys].c, b = p / c;
+                const float v = (float)(((const float *)rt->head_g[m->gap])[p] / area);
+                for (size_t k = 0; k < hw; k++) ((float *)rt->g[ys])[(b * hw + k) * c + p % c] = v;
             }
         }
         if ((st = m->tile_backward(rt, dx != NULL)) || (st = rt->err.code)) return st;
@@ -540,7 +587,7 @@ static int sweep_backward(lscc_rt *rt, const lscc_image *x, const void *dy, void
                 if ((st = dev_status(rt))) return st;
                 gx = rt->stage_dx;
             }
-            copy_box(rt, &lscc_rt_host_dev, m->tensors[im].c, &rt->box[4 * im], gx, xfull, dx, &rt->box[4 * im], 1);
+            copy_box(rt, &lscc_rt_host_dev, m->tensors[im].c, &rt->box[4 * im], gx, xfull, dx, &rt->box[4 * im], 1, 1);
         }
         if ((st = progress(rt, "backward", ny * nx - k, ny * nx))) return st;
     }

@@ -8,8 +8,9 @@
 int lscc_rt_load_weights(lscc_rt *rt, const char *path);
 /* Lays out and allocates the tile arena and scratch for rt's image size. */
 int lscc_rt_arena(lscc_rt *rt);
-/* oneDNN context for float convolutions; NULL when unavailable. */
-void *lscc_rt_dnnl_create(void);
+/* oneDNN context for float convolutions (nhwc: channels-last activations);
+ * NULL when unavailable. */
+void *lscc_rt_dnnl_create(int nhwc);
 void lscc_rt_dnnl_destroy(void *d);
 
 #endif

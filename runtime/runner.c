@@ -184,10 +184,10 @@ int lscc_run_main(int argc, char **argv, const lscc_rt_model *m, const char *wei
         goto done;
     }
     double t1 = now();
-    printf("%s: forward %.3f s (%lld x %lld tiles of %lld x %lld at the split tensor)\n", m->name, t1 - t0,
+    printf("%s: forward %.3f s (%lld x %lld tiles of %lld x %lld at the split tensor; tiles %s)\n", m->name, t1 - t0,
            (long long)((yd[2] + m->out_tile[0] - 1) / m->out_tile[0]),
            (long long)((yd[3] + m->out_tile[1] - 1) / m->out_tile[1]), (long long)m->out_tile[0],
-           (long long)m->out_tile[1]);
+           (long long)m->out_tile[1], rt.nhwc ? "channels-last" : "channels-first");
     rc = save(out, "output.npy", m->esize, orank, od, o);
     if (!rc) {
         /* y itself: stitched by a second sweep when forward pooled it (gap) */

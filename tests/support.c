@@ -1,8 +1,10 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "support.h"
 
 #include <check.h>
 #include <math.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,4 +174,18 @@ void write_whole_file(const char *path, const void *data, size_t n) {
     ck_assert_msg(f != NULL, "cannot write %s", path);
     ck_assert_uint_eq(fwrite(data, 1, n, f), n);
     ck_assert_int_eq(fclose(f), 0);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    if (remove(path)) fprintf(stderr, "warning: cannot remove %s\n", path);
+    return 0;
+}
+
+void remove_work_dir(const char *path) {
+    const char *keep = getenv("LSCC_KEEP_WORK");
+    if ((keep && *keep && strcmp(keep, "0")) || !path || !*path || !strcmp(path, "/")) return;
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

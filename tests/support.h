@@ -55,4 +55,10 @@ char *run_ok(char *const argv[], const char *what);
 unsigned char *read_whole_file(const char *path, size_t *n);
 void write_whole_file(const char *path, const void *data, size_t n);
 
+/* Removes a test's work directory and everything in it, after the test
+ * passed (a failed one keeps its files to look at), unless LSCC_KEEP_WORK is
+ * set: the suite's models and generated builds would otherwise add up to
+ * gigabytes on the machine that runs it. */
+void remove_work_dir(const char *path);
+
 #endif

@@ -26,35 +26,43 @@ typedef struct eq_case {
     int n, h, w, tile, seed;
     const char *input;  /* float64 | float32 | uint8 */
     int train_bn;       /* BatchNorm kept, gamma and beta trained (--train-bn-affine) */
+    int cl;             /* f32 CPU: the runtime keeps the tiles channels-last (every op has that form) */
 } eq_case;
 
 /* Tiles: from a whole-image tile (tile >= image) to dozens per image. */
 static const eq_case cases[] = {
-    {"syn_stride3_dil", "f64", 2, 517, 389, 120, 1, "float64", 0},
-    {"syn_stride3_dil", "f64", 1, 517, 389, 4096, 2, "float64", 0},
-    {"syn_stride3_dil", "f32", 2, 517, 389, 150, 3, "float32", 0},
-    {"syn_depthwise", "f64", 2, 517, 389, 60, 4, "float64", 0},
-    {"syn_pads", "f64", 2, 517, 389, 64, 5, "float64", 0},
-    {"syn_residual", "f64", 2, 517, 389, 48, 6, "float64", 0},
-    {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8", 0},
-    {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64", 0},
-    {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64", 0},
-    {"syn_layernorm", "f64", 2, 517, 389, 40, 15, "float64", 0},
-    {"syn_shuffle", "f64", 2, 517, 389, 70, 18, "float64", 0},
-    {"syn_layernorm", "f32", 1, 517, 389, 200, 16, "float32", 0},
+    {"syn_stride3_dil", "f64", 2, 517, 389, 120, 1, "float64", 0, 0},
+    {"syn_stride3_dil", "f64", 1, 517, 389, 4096, 2, "float64", 0, 0},
+    {"syn_stride3_dil", "f32", 2, 517, 389, 150, 3, "float32", 0, 1},
+    {"syn_depthwise", "f64", 2, 517, 389, 60, 4, "float64", 0, 0},
+    {"syn_pads", "f64", 2, 517, 389, 64, 5, "float64", 0, 0},
+    {"syn_residual", "f64", 2, 517, 389, 48, 6, "float64", 0, 0},
+    {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8", 0, 1},
+    {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64", 0, 0},
+    {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64", 0, 0},
+    {"syn_layernorm", "f64", 2, 517, 389, 40, 15, "float64", 0, 0},
+    {"syn_shuffle", "f64", 2, 517, 389, 70, 18, "float64", 0, 0},
+    {"syn_layernorm", "f32", 1, 517, 389, 200, 16, "float32", 0, 1},
     /* torchvision backbones: receptive fields of 435 (resnet18), 491
        (mobilenet_v2), 2071 (densenet121) and 1688 (convnext_tiny) pixels bound
        the tile from below; 700 gives 2 x 2 and 3 x 2 tiles on 517 x 389 */
-    {"resnet18", "f64", 1, 517, 389, 700, 10, "float64", 0},
-    {"resnet18", "f32", 2, 517, 389, 700, 11, "float32", 0},
-    {"mobilenet_v2", "f64", 2, 517, 389, 700, 12, "float64", 0},
-    {"densenet121", "f64", 1, 517, 389, 4096, 13, "float64", 0},
+    {"resnet18", "f64", 1, 517, 389, 700, 10, "float64", 0, 0},
+    {"resnet18", "f32", 2, 517, 389, 700, 11, "float32", 0, 1},
+    {"mobilenet_v2", "f64", 2, 517, 389, 700, 12, "float64", 0, 0},
+    {"densenet121", "f64", 1, 517, 389, 4096, 13, "float64", 0, 0},
     /* channels-last blocks (Transpose, LayerNorm, Linear, GELU) */
-    {"convnext_tiny", "f64", 1, 224, 160, 4096, 17, "float64", 0},
-    {"convnext_tiny", "f32", 2, 301, 259, 4096, 21, "float32", 0},
+    {"convnext_tiny", "f64", 1, 224, 160, 4096, 17, "float64", 0, 0},
+    {"convnext_tiny", "f32", 2, 301, 259, 4096, 21, "float32", 0, 0},
     /* BatchNorm with trainable gamma and beta and frozen statistics */
-    {"syn_residual", "f64", 2, 517, 389, 48, 19, "float64", 1},
-    {"resnet18", "f64", 2, 300, 260, 4096, 20, "float64", 1},
+    {"syn_residual", "f64", 2, 517, 389, 48, 19, "float64", 1, 0},
+    {"resnet18", "f64", 2, 300, 260, 4096, 20, "float64", 1, 0},
+    /* float32 channels-last tiles through Concat, Pad, depthwise Conv, average
+       pools, per-channel BatchNorm; channel shuffles stay channels-first */
+    {"syn_concat", "f32", 2, 517, 389, 80, 22, "float32", 0, 1},
+    {"syn_pads", "f32", 2, 517, 389, 64, 23, "float32", 0, 1},
+    {"syn_depthwise", "f32", 1, 517, 389, 60, 24, "float32", 0, 1},
+    {"syn_residual", "f32", 2, 517, 389, 48, 25, "float32", 1, 1},
+    {"syn_shuffle", "f32", 1, 517, 389, 70, 26, "float32", 0, 0},
 };
 
 static const char *tmp_root(void) {
@@ -178,7 +186,12 @@ START_TEST(equivalence) {
     snprintf(g, sizeof g, "%s/g.npy", work);
     snprintf(outd, sizeof outd, "%s/out", work);
     char *run_argv[] = {runner, "--input", x, "--grad-output", g, "--out", outd, NULL};
-    free(run_ok(run_argv, cuda_target ? "net_cuda_run" : "net_run"));
+    char *run_out = run_ok(run_argv, cuda_target ? "net_cuda_run" : "net_run");
+    if (!cuda_target && !strcmp(c->prec, "f32")) {
+        const char *want = c->cl ? "tiles channels-last" : "tiles channels-first";
+        ck_assert_msg(strstr(run_out, want), "%s: the runner does not say '%s':\n%s", tag, want, run_out);
+    }
+    free(run_out);
 
     /* Bounds: float64 code to 1e-10 of PyTorch's float64 result. Float32
      * forward results to 1e-4. Float32 gradients go through ReLU kinks and
@@ -232,6 +245,7 @@ START_TEST(equivalence) {
     printf("%-48s %3d parameter gradients, worst max|a-b|/max|b| = %.2e (bound %.0e%s)\n", tag, nr, worst, tol,
            f64 ? "" : " or 10x PyTorch's float32 error");
     fflush(stdout);
+    if (_i != 0) remove_work_dir(work); /* case 0's build is runner_refuses_bad_input's */
 }
 END_TEST
 

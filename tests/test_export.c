@@ -103,6 +103,7 @@ START_TEST(roundtrip) {
     fflush(stdout);
     ck_assert_msg(rc == 0, "export_cases.py check failed (%d):\n%s", rc, out ? out : "");
     free(out);
+    if (_i > 2) remove_work_dir(w); /* cases 0 to 2 are the refusals' */
 }
 END_TEST
 
@@ -215,6 +216,9 @@ START_TEST(refusals) {
     ck_assert_msg(rc == 5 && strstr(msg, "cannot write"), "unwritable output: exit %d\n%s", rc, msg ? msg : "");
     ck_assert(!exists("/nonexistent/dir/out.onnx.partial"));
     free(msg);
+    remove_work_dir(d0);
+    remove_work_dir(d1);
+    remove_work_dir(d2);
 }
 END_TEST
 

@@ -29,8 +29,9 @@ typedef struct em {
 
 /* What differs between the targets: generated tile and head code is the
  * same text for both, calling every kernel through LSCC_K (the kernels of
- * lscc_kernels.h or lscc_cuda.h) and LSCC_KR (convolutions: through the
- * runtime's oneDNN / plain choice on the CPU, cuDNN on the GPU). */
+ * lscc_kernels.h or lscc_cuda.h) and LSCC_KR (convolutions and pools:
+ * through the runtime's choice of kernel and layout on the CPU, cuDNN and
+ * the CUDA kernels on the GPU). */
 typedef struct target {
     const char *ext, *include, *k, *kr, *dev;
 } target;
@@ -165,6 +166,33 @@ static void gemm_desc(em *e, const lscc_lop *o, int x) {
         (long long)(o->b < 0 ? 0 : o->bc == 1 ? 1 : o->n), o->a0, o->b >= 0 ? o->a1 : 0.0);
 }
 
+/* Whether every backbone op has a channels-last form (lscc_rt_model.nhwc_ok):
+ * Conv and pools (their runtime kernels), elementwise ops, region views,
+ * Concat and Pad (the runtime's block moves), and per-channel constants and
+ * channel LayerNorm (the per-channel kernels see N x rows x cols x C as
+ * (N * rows * cols) x C x 1). Not: channel permutations, 1x1 products as
+ * matrix products (LK_CHANMM), pooling of a tile, Softmax. */
+static int nhwc_ok(const lscc_prog *g) {
+    for (int i = 0; i < g->nop; i++) {
+        const lscc_lop *o = &g->op[i];
+        if (!o->bb) continue; /* the head reads the stitched backbone output, NCHW */
+        switch (o->kind) {
+        case LK_CONV: case LK_MAXPOOL: case LK_AVGPOOL: case LK_PAD: case LK_CONCAT: case LK_AFFINE:
+        case LK_UNARY: case LK_BIN: case LK_COPY:
+            break;
+        case LK_BINC:
+            if (o->flag != -1 && o->flag != 1) return 0;
+            break;
+        case LK_LAYERNORM:
+            if (o->ax != 1) return 0;
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The tile's window of a Conv/pool: compile-time on interior tiles. */
 static void emit_win(em *e, const lscc_lop *o, int geo) {
     out(e, "        lscc_win2d w;\n        lscc_rt_win(rt, &%s_geo[%d], &%s_wint[%d], %lld, &w);\n", e->P, geo, e->P, geo,
@@ -195,9 +223,9 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
             else out(e, "NULL, ");
             out(e, "%s_B(%d));\n", P, y);
         } else if (o->kind == LK_MAXPOOL) {
-            out(e, "        LSCC_K(maxpool2d_fwd_%s, &w, %s_B(%d), %s_B(%d));\n", S, P, x, P, y);
+            out(e, "        LSCC_KR(maxpool2d_fwd_%s, &w, %s_B(%d), %s_B(%d));\n", S, P, x, P, y);
         } else {
-            out(e, "        LSCC_K(avgpool2d_fwd_%s, &w, %d, %s_B(%d), %s_B(%d));\n", S, o->flag, P, x, P, y);
+            out(e, "        LSCC_KR(avgpool2d_fwd_%s, &w, %d, %s_B(%d), %s_B(%d));\n", S, o->flag, P, x, P, y);
         }
         break;
     case LK_PAD:
@@ -306,10 +334,10 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
                 else out(e, "NULL);\n");
             }
         } else if (o->kind == LK_MAXPOOL) {
-            out(e, "        if (%s_G(%d)) LSCC_K(maxpool2d_bwd_%s, &w, %s_B(%d), %s_G(%d), %s_G(%d));\n", P, x, S, P, x, P, y,
+            out(e, "        if (%s_G(%d)) LSCC_KR(maxpool2d_bwd_%s, &w, %s_B(%d), %s_G(%d), %s_G(%d));\n", P, x, S, P, x, P, y,
                 P, x);
         } else {
-            out(e, "        if (%s_G(%d)) LSCC_K(avgpool2d_bwd_%s, &w, %d, %s_G(%d), %s_G(%d));\n", P, x, S, o->flag, P, y,
+            out(e, "        if (%s_G(%d)) LSCC_KR(avgpool2d_bwd_%s, &w, %d, %s_G(%d), %s_G(%d));\n", P, x, S, o->flag, P, y,
                 P, x);
         }
         break;
@@ -699,8 +727,8 @@ static lscc_status write_source(em *e, lscc_diag *d) {
                 else if (g->op[i].kind != LK_COPY) dy_in_y = 0;
             }
     if (readers != 1 || g->output == g->split) gap = -1;
-    out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd, %s, %d, %d};\n\n", P, P, P, P, P, tg->dev,
-        dy_in_y, gap);
+    out(e, "    %s_sizes, %s_tile_fwd, %s_tile_bwd, %s_head_fwd, %s_head_bwd, %s, %d, %d, %d};\n\n", P, P, P, P, P,
+        tg->dev, dy_in_y, gap, nhwc_ok(g));
     /* the API: thin wrappers over the runtime */
     out(e, "const lscc_rt_model *%s_model(void) { return &%s_desc; }\n\n", P, P);
     out(e, "%s_ctx *%s_create(const lscc_rt_options *opt, const char *weights, lscc_rt_error *err) {\n", P, P);

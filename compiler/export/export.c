@@ -866,7 +866,7 @@ static lscc_status sweep(ex *E) {
             onnx__tensor_proto__free_unpacked(tp, NULL);
             continue;
         }
-        alive[id] = 1;
+        if (id >= 0) alive[id] = 1;
         gp->initializer[w++] = tp;
     }
     gp->n_initializer = w;

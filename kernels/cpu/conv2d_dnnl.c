@@ -43,7 +43,7 @@ struct lscc_dnnl {
     dnnl_engine_t eng;
     dnnl_stream_t strm;
     entry *ent[LSCC_DNNL_CACHE];
-    int nent, plain;
+    int nent, plain, nhwc;
     unsigned long long tick;
     void *arena;
     size_t arena_size;
@@ -91,10 +91,19 @@ static void entry_free(entry *e) {
     free(e);
 }
 
-void lscc_dnnl_set_plain(lscc_dnnl *c, int plain) {
+static void clear(lscc_dnnl *c) {
     for (int i = 0; i < c->nent; i++) entry_free(c->ent[i]);
     c->nent = 0;
+}
+
+void lscc_dnnl_set_plain(lscc_dnnl *c, int plain) {
+    clear(c);
     c->plain = plain;
+}
+
+void lscc_dnnl_set_nhwc(lscc_dnnl *c, int nhwc) {
+    clear(c);
+    c->nhwc = nhwc;
 }
 
 void lscc_dnnl_destroy(lscc_dnnl *c) {
@@ -223,18 +232,20 @@ static entry *build_entry(lscc_dnnl *c, const int *key, const lscc_win2d *p, int
     view(p->w, p->ow, p->sw, p->pl, (p->kw - 1) * p->dw + 1, &c0, &c1, &pl[1], &pr[1]);
     const int g = p->groups, wn = g > 1 ? 5 : 4;
     const dnnl_dims_t xd = {p->n, p->c, r1 - r0, c1 - c0}, yd = {p->n, p->oc, p->oh, p->ow}, bd = {p->oc};
-    const dnnl_dims_t xs = {(dnnl_dim_t)p->c * p->h * p->w, (dnnl_dim_t)p->h * p->w, p->w, 1};
+    const dnnl_dim_t hw = (dnnl_dim_t)p->h * p->w;
+    const dnnl_dims_t xs_nchw = {p->c * hw, hw, p->w, 1}, xs_nhwc = {p->c * hw, 1, (dnnl_dim_t)p->w * p->c, p->c};
     const dnnl_dims_t wd5 = {g, p->oc / g, p->c / g, p->kh, p->kw}, st = {p->sh, p->sw}, dl = {p->dh - 1, p->dw - 1};
     const dnnl_dim_t *wd = g > 1 ? wd5 : wd5 + 1;
     const dnnl_format_tag_t wt = g > 1 ? dnnl_goihw : dnnl_oihw;
-    const size_t xoff = ((size_t)r0 * p->w + (size_t)c0) * sizeof(float);
+    const size_t xoff = ((size_t)r0 * p->w + (size_t)c0) * (c->nhwc ? (size_t)p->c : 1) * sizeof(float);
+    const dnnl_format_tag_t act = c->nhwc ? dnnl_nhwc : dnnl_nchw;
     dnnl_memory_desc_t ux, uy, uw, ub, ax, ay, aw;
-    CK(dnnl_memory_desc_init_by_strides(&ux, 4, xd, dnnl_f32, xs));
-    CK(dnnl_memory_desc_init_by_tag(&uy, 4, yd, dnnl_f32, dnnl_nchw));
+    CK(dnnl_memory_desc_init_by_strides(&ux, 4, xd, dnnl_f32, c->nhwc ? xs_nhwc : xs_nchw));
+    CK(dnnl_memory_desc_init_by_tag(&uy, 4, yd, dnnl_f32, act));
     CK(dnnl_memory_desc_init_by_tag(&uw, wn, wd, dnnl_f32, wt));
     CK(dnnl_memory_desc_init_by_tag(&ub, 1, bd, dnnl_f32, dnnl_x));
-    CK(dnnl_memory_desc_init_by_tag(&ax, 4, xd, dnnl_f32, c->plain ? dnnl_nchw : dnnl_format_tag_any));
-    CK(dnnl_memory_desc_init_by_tag(&ay, 4, yd, dnnl_f32, c->plain ? dnnl_nchw : dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&ax, 4, xd, dnnl_f32, c->plain || c->nhwc ? act : dnnl_format_tag_any));
+    CK(dnnl_memory_desc_init_by_tag(&ay, 4, yd, dnnl_f32, c->plain || c->nhwc ? act : dnnl_format_tag_any));
     CK(dnnl_memory_desc_init_by_tag(&aw, wn, wd, dnnl_f32, c->plain ? wt : dnnl_format_tag_any));
     CK(dnnl_primitive_attr_create(&attr));
     CK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
@@ -330,6 +341,12 @@ fail:
     return 1;
 }
 
+/* Index of channel o, pixel k of batch item n in a tensor of oc channels
+ * and ys pixels, in the context's activation layout. */
+static size_t chan_at(const lscc_dnnl *c, int oc, size_t ys, int n, int o, size_t k) {
+    return c->nhwc ? ((size_t)n * ys + k) * (size_t)oc + (size_t)o : ((size_t)n * (size_t)oc + (size_t)o) * ys + k;
+}
+
 /* -1: invalid geometry; 1: the outputs read no real input (or anything is
  * empty), nothing for oneDNN; 0: a job for oneDNN. */
 static int trivial(const lscc_win2d *p) {
@@ -350,7 +367,7 @@ int lscc_conv2d_fwd_dnnl(lscc_dnnl *c, const lscc_win2d *p, const float *x, cons
         const size_t ys = (size_t)(p->oh > 0 ? p->oh : 0) * (size_t)(p->ow > 0 ? p->ow : 0);
         for (int n = 0; n < p->n; n++)
             for (int o = 0; o < p->oc; o++)
-                for (size_t k = 0; k < ys; k++) y[((size_t)n * p->oc + o) * ys + k] = bias ? bias[o] : 0;
+                for (size_t k = 0; k < ys; k++) y[chan_at(c, p->oc, ys, n, o, k)] = bias ? bias[o] : 0;
         return 0;
     }
     entry *e = lookup(c, p, FWD, bias != NULL);
@@ -375,7 +392,7 @@ int lscc_conv2d_bwd_weight_dnnl(lscc_dnnl *c, const lscc_win2d *p, const float *
         for (int o = 0; o < p->oc && db; o++) {
             float s = 0;
             for (int n = 0; n < p->n; n++)
-                for (size_t k = 0; k < ys; k++) s += dy[((size_t)n * p->oc + o) * ys + k];
+                for (size_t k = 0; k < ys; k++) s += dy[chan_at(c, p->oc, ys, n, o, k)];
             db[o] += s;
         }
         return 0;

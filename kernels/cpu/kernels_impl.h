@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "lscc_kernels.h"
+
 /* Type-suffixed names for the per-type bodies: each kernel file includes its
  * own body twice, with T = float, S = f32 and T = double, S = f64. */
 #define LSCC_CAT_(a, b) a##_##b
@@ -20,6 +22,19 @@ static inline void lscc_span(int on, int s, int off, int in, int *lo, int *hi) {
     if (b > on) b = on;
     *lo = a < b ? a : b;
     *hi = b;
+}
+
+/* Divisor of an average-pool window (both layouts): its positions in
+ * [lo, hi) along each axis, where [lo, hi) is the real region or, with
+ * count_include_pad, the padded extent (so ceil_mode overhang beyond the
+ * padding never counts). */
+static inline int lscc_avg_divisor(const lscc_win2d *p, int count_include_pad, int i, int j) {
+    const int rlo = count_include_pad ? -p->pt : 0, rhi = count_include_pad ? p->h + p->pb : p->h;
+    const int clo = count_include_pad ? -p->pl : 0, chi = count_include_pad ? p->w + p->pr : p->w;
+    int a0, a1, b0, b1;
+    lscc_span(p->kh, p->dh, i * p->sh - p->pt - rlo, rhi - rlo, &a0, &a1);
+    lscc_span(p->kw, p->dw, j * p->sw - p->pl - clo, chi - clo, &b0, &b1);
+    return (a1 - a0) * (b1 - b0);
 }
 
 /* Loops over independent elements or planes run on OpenMP threads (the

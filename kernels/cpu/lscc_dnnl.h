@@ -72,6 +72,11 @@ void lscc_dnnl_destroy(lscc_dnnl *ctx);
  * layouts (slower; kept so that bench/conv_dnnl.c can show the choice on a
  * new CPU). Empties the cache. */
 void lscc_dnnl_set_plain(lscc_dnnl *ctx, int plain);
+/* nhwc != 0: x, y, dx and dy are channels-last (N x H x W x C), the layout
+ * oneDNN's fastest CPU convolutions (brgconv) run on, so that a network kept
+ * in it is never reordered; the view of x (see above) then has the strides
+ * of the NHWC buffer. Weights stay OIHW. Empties the cache. */
+void lscc_dnnl_set_nhwc(lscc_dnnl *ctx, int nhwc);
 
 /* y = conv(x, w) + bias (bias NULL: none); y overwritten. */
 int lscc_conv2d_fwd_dnnl(lscc_dnnl *ctx, const lscc_win2d *p, const float *x, const float *w, const float *bias,

@@ -117,6 +117,15 @@ void lscc_avgpool2d_fwd_f64(const lscc_win2d *p, int count_include_pad, const do
 void lscc_avgpool2d_bwd_f32(const lscc_win2d *p, int count_include_pad, const float *dy, float *dx);
 void lscc_avgpool2d_bwd_f64(const lscc_win2d *p, int count_include_pad, const double *dy, double *dx);
 
+/* The four pools above, float32, channels-last (pool2d_nhwc.c): x / dx are
+ * n x h x w x c contiguous (channel fastest), y / dy n x oh x ow x c. Same
+ * lscc_win2d, windows, tie and NaN rules and divisors; each result (dx +=
+ * included) is bit for bit the NCHW kernel's on the transposed buffers. */
+void lscc_maxpool2d_fwd_nhwc_f32(const lscc_win2d *p, const float *x, float *y);
+void lscc_maxpool2d_bwd_nhwc_f32(const lscc_win2d *p, const float *x, const float *dy, float *dx); /* dx += */
+void lscc_avgpool2d_fwd_nhwc_f32(const lscc_win2d *p, int count_include_pad, const float *x, float *y);
+void lscc_avgpool2d_bwd_nhwc_f32(const lscc_win2d *p, int count_include_pad, const float *dy, float *dx); /* dx += */
+
 /* ---- Activations (activation.c): y = f(x) elementwise over n elements ----
  * Forward overwrites y; y may be x itself (in place), but no other overlap.
  * A NaN input gives NaN. Backward: dx += f'(x) * dy, with f' taken at the

@@ -16,18 +16,6 @@ static void real_taps(const lscc_win2d *p, int i, int j, int *a0, int *a1, int *
     lscc_span(p->kw, p->dw, j * p->sw - p->pl, p->w, b0, b1);
 }
 
-/* Divisor of an average window: its positions in [lo, hi) along each axis,
- * where [lo, hi) is the real region or, with count_include_pad, the padded
- * extent (so ceil_mode overhang beyond the padding never counts). */
-static int avg_divisor(const lscc_win2d *p, int count_include_pad, int i, int j) {
-    const int rlo = count_include_pad ? -p->pt : 0, rhi = count_include_pad ? p->h + p->pb : p->h;
-    const int clo = count_include_pad ? -p->pl : 0, chi = count_include_pad ? p->w + p->pr : p->w;
-    int a0, a1, b0, b1;
-    lscc_span(p->kh, p->dh, i * p->sh - p->pt - rlo, rhi - rlo, &a0, &a1);
-    lscc_span(p->kw, p->dw, j * p->sw - p->pl - clo, chi - clo, &b0, &b1);
-    return (a1 - a0) * (b1 - b0);
-}
-
 #define T float
 #define S f32
 #include "pool2d.c"
@@ -161,7 +149,7 @@ void FN(lscc_avgpool2d_fwd)(const lscc_win2d *p, int count_include_pad, const T 
                     const T *xr = xc + (size_t)(i * p->sh - p->pt + a * p->dh) * p->w;
                     for (int b = b0; b < b1; b++) s += xr[j * p->sw - p->pl + b * p->dw];
                 }
-                const int d = avg_divisor(p, count_include_pad, i, j);
+                const int d = lscc_avg_divisor(p, count_include_pad, i, j);
                 yc[(size_t)i * p->ow + j] = d ? s / (T)d : 0;
             }
     }
@@ -175,7 +163,7 @@ void FN(lscc_avgpool2d_bwd)(const lscc_win2d *p, int count_include_pad, const T 
         T *dxc = dx + nc * xs;
         for (int i = 0; i < p->oh; i++)
             for (int j = 0; j < p->ow; j++) {
-                const int d = avg_divisor(p, count_include_pad, i, j);
+                const int d = lscc_avg_divisor(p, count_include_pad, i, j);
                 if (!d) continue;
                 const T g = dyc[(size_t)i * p->ow + j] / (T)d;
                 int a0, a1, b0, b1;

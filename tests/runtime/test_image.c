@@ -60,7 +60,8 @@ static char *path_of(const char *name, const char *ext) {
     static char buf[8][4096];
     static int k;
     k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s%s", dir, name, ext);
+    const int len = snprintf(buf[k], sizeof buf[k], "%s/%s%s", dir, name, ext);
+    ck_assert_msg(len >= 0 && (size_t)len < sizeof buf[k], "path too long: %s/%s%s", dir, name, ext);
     return buf[k];
 }
 
@@ -415,8 +416,9 @@ START_TEST(test_tiff) {
                     if (files % 5 == 4) s.pages = 2;
                     if (files % 7 == 3) s.big = 1;
                     char path[4200];
-                    snprintf(path, sizeof path, "%s/t_%s_%s_%s_%s.tif", dir, k->name, tiled ? "tiled" : "strips",
-                             sep ? "separate" : "contig", comp_name(s.comp));
+                    const int len = snprintf(path, sizeof path, "%s/t_%s_%s_%s_%s.tif", dir, k->name,
+                                             tiled ? "tiled" : "strips", sep ? "separate" : "contig", comp_name(s.comp));
+                    ck_assert(len >= 0 && (size_t)len < sizeof path);
                     write_tiff(path, k, &s);
                     files++;
                     char what[4300];
