@@ -117,13 +117,19 @@ void lscc_dnnl_destroy(lscc_dnnl *c) {
 
 /* Outputs 0..on-1 with stride s, offset -pad and kernel extent ext read
  * positions [-pad, (on - 1) * s - pad + ext); their part inside [0, n) is the
- * view [*v0, *v1), and *pl, *pr are oneDNN's (nonnegative) pads around it. */
-static void view(int n, int on, int s, int pad, int ext, int *v0, int *v1, dnnl_dim_t *pl, dnnl_dim_t *pr) {
-    const int lo = -pad, hi = (on - 1) * s - pad + ext;
+ * view [*v0, *v1), and *pl, *pr are oneDNN's (nonnegative) pads around it.
+ * With `wide`, up to s - 1 positions past the last one read join the view:
+ * oneDNN's output size rounds down, so it stays on, and a view that then
+ * reaches the buffer's end is the buffer itself, with no copy into a dense
+ * tensor (a 1x1 stride-2 convolution reads all but the last row and column).
+ * Forward only: oneDNN 2.6's jit_1x1 backward weights crashes on such a
+ * strided 1x1 geometry (ih = 2 oh). */
+static void view(int n, int on, int s, int pad, int ext, int wide, int *v0, int *v1, dnnl_dim_t *pl, dnnl_dim_t *pr) {
+    const int lo = -pad, hi = (on - 1) * s - pad + ext, far = wide ? hi + s - 1 : hi;
     *v0 = lo > 0 ? lo : 0;
-    *v1 = hi < n ? hi : n;
+    *v1 = hi >= n ? n : far < n ? far : n;
     *pl = *v0 - lo;
-    *pr = hi - *v1;
+    *pr = hi > *v1 ? hi - *v1 : 0;
 }
 
 /* Index of a new memory object of b->e (md, no data yet), or -1. */
@@ -228,8 +234,8 @@ static entry *build_entry(lscc_dnnl *c, const int *key, const lscc_win2d *p, int
     dnnl_primitive_desc_t pd = NULL;
     int r0, r1, c0, c1, ok = 0;
     dnnl_dims_t pl, pr;
-    view(p->h, p->oh, p->sh, p->pt, (p->kh - 1) * p->dh + 1, &r0, &r1, &pl[0], &pr[0]);
-    view(p->w, p->ow, p->sw, p->pl, (p->kw - 1) * p->dw + 1, &c0, &c1, &pl[1], &pr[1]);
+    view(p->h, p->oh, p->sh, p->pt, (p->kh - 1) * p->dh + 1, op == FWD, &r0, &r1, &pl[0], &pr[0]);
+    view(p->w, p->ow, p->sw, p->pl, (p->kw - 1) * p->dw + 1, op == FWD, &c0, &c1, &pl[1], &pr[1]);
     const int g = p->groups, wn = g > 1 ? 5 : 4;
     const dnnl_dims_t xd = {p->n, p->c, r1 - r0, c1 - c0}, yd = {p->n, p->oc, p->oh, p->ow}, bd = {p->oc};
     const dnnl_dim_t hw = (dnnl_dim_t)p->h * p->w;
@@ -354,8 +360,8 @@ static int trivial(const lscc_win2d *p) {
     if (p->n <= 0 || p->c <= 0 || p->oc <= 0 || p->oh <= 0 || p->ow <= 0) return 1;
     int r0, r1, c0, c1;
     dnnl_dim_t pl, pr;
-    view(p->h, p->oh, p->sh, p->pt, (p->kh - 1) * p->dh + 1, &r0, &r1, &pl, &pr);
-    view(p->w, p->ow, p->sw, p->pl, (p->kw - 1) * p->dw + 1, &c0, &c1, &pl, &pr);
+    view(p->h, p->oh, p->sh, p->pt, (p->kh - 1) * p->dh + 1, 0, &r0, &r1, &pl, &pr);
+    view(p->w, p->ow, p->sw, p->pl, (p->kw - 1) * p->dw + 1, 0, &c0, &c1, &pl, &pr);
     return r1 <= r0 || c1 <= c0;
 }
 

@@ -16,7 +16,9 @@
  * holding random values, two calls, against pre + 2 * gradient). Every buffer
  * written has guard elements on both sides. Other tests: the same call twice
  * (a cache hit) gives identical results; contexts coexist and run in threads;
- * a context evicts and rebuilds entries past its cache size. */
+ * a context evicts and rebuilds entries past its cache size. Every case
+ * runs twice: on NCHW buffers, and on NHWC copies through a context set to
+ * channels-last. */
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
@@ -115,6 +117,60 @@ static double *to64(const float *v, size_t n) {
 }
 
 /* Error of float32 got against ref, or against pre + 2 * ref. */
+/* Channels-last copies: the same tensor as N x H x W x C (dir 0) and back
+ * (dir 1). */
+static void relayout(const float *src, float *dst, const int d[4], int dir) {
+    for (int n = 0; n < d[0]; n++)
+        for (int c = 0; c < d[1]; c++)
+            for (int k = 0; k < d[2] * d[3]; k++) {
+                const size_t cf = ((size_t)n * d[1] + c) * (size_t)(d[2] * d[3]) + (size_t)k;
+                const size_t cl = ((size_t)n * (size_t)(d[2] * d[3]) + (size_t)k) * (size_t)d[1] + (size_t)c;
+                if (dir == 0) dst[cl] = src[cf];
+                else dst[cf] = src[cl];
+            }
+}
+
+static float *to_cl(const float *v, const int d[4]) {
+    float *t = falloc((size_t)d[0] * d[1] * d[2] * d[3]);
+    relayout(v, t, d, 0);
+    return t;
+}
+
+/* back into v, checking the copy's guards */
+static void from_cl(float *t, float *v, const int d[4]) {
+    if (v) relayout(t, v, d, 1);
+    ck_assert_msg(!ffree(t, (size_t)d[0] * d[1] * d[2] * d[3]), "write outside a channels-last buffer");
+}
+
+/* The three oneDNN calls on NCHW buffers; cl: through a context set to
+ * channels-last, on NHWC copies. */
+static int dnnl_fwd(lscc_dnnl *c, int cl, const lscc_win2d *p, const float *x, const float *w, const float *b, float *y) {
+    if (!cl) return lscc_conv2d_fwd_dnnl(c, p, x, w, b, y);
+    const int dx[4] = {p->n, p->c, p->h, p->w}, dy[4] = {p->n, p->oc, p->oh, p->ow};
+    float *xt = to_cl(x, dx), *yt = to_cl(y, dy);
+    int rc = lscc_conv2d_fwd_dnnl(c, p, xt, w, b, yt);
+    from_cl(xt, NULL, dx), from_cl(yt, y, dy);
+    return rc;
+}
+
+static int dnnl_bd(lscc_dnnl *c, int cl, const lscc_win2d *p, const float *dy, const float *w, float *dx) {
+    if (!cl) return lscc_conv2d_bwd_data_dnnl(c, p, dy, w, dx);
+    const int sx[4] = {p->n, p->c, p->h, p->w}, sy[4] = {p->n, p->oc, p->oh, p->ow};
+    float *dyt = to_cl(dy, sy), *dxt = to_cl(dx, sx);
+    int rc = lscc_conv2d_bwd_data_dnnl(c, p, dyt, w, dxt);
+    from_cl(dyt, NULL, sy), from_cl(dxt, dx, sx);
+    return rc;
+}
+
+static int dnnl_bw(lscc_dnnl *c, int cl, const lscc_win2d *p, const float *x, const float *dy, float *dw, float *db) {
+    if (!cl) return lscc_conv2d_bwd_weight_dnnl(c, p, x, dy, dw, db);
+    const int sx[4] = {p->n, p->c, p->h, p->w}, sy[4] = {p->n, p->oc, p->oh, p->ow};
+    float *xt = to_cl(x, sx), *dyt = to_cl(dy, sy);
+    int rc = lscc_conv2d_bwd_weight_dnnl(c, p, xt, dyt, dw, db);
+    from_cl(xt, NULL, sx), from_cl(dyt, NULL, sy);
+    return rc;
+}
+
 static double err(const float *got, const double *ref, const double *pre, size_t n) {
     double *g = to64(got, n);
     double e = accum_rel_err(g, ref, pre, n);
@@ -124,8 +180,8 @@ static double err(const float *got, const double *ref, const double *pre, size_t
 
 /* The gradients of one implementation: once into zeroed buffers (g*), twice
  * into buffers starting at pre (a*). dnnl NULL: the plain float32 kernels. */
-static void grads(lscc_dnnl *ctx, const gcase *k, const float *x, const float *w, const float *dy, const float *pre[3],
-                  float *g[3], float *a[3], size_t len[3], int *rc) {
+static void grads(lscc_dnnl *ctx, int cl, const gcase *k, const float *x, const float *w, const float *dy,
+                  const float *pre[3], float *g[3], float *a[3], size_t len[3], int *rc) {
     const lscc_win2d *p = &k->p;
     for (int i = 0; i < 3; i++) {
         memset(g[i], 0, sizeof(float) * len[i]);
@@ -133,11 +189,11 @@ static void grads(lscc_dnnl *ctx, const gcase *k, const float *x, const float *w
     }
     float *gdb = k->bias ? g[2] : NULL, *adb = k->bias ? a[2] : NULL;
     if (ctx) {
-        *rc |= lscc_conv2d_bwd_data_dnnl(ctx, p, dy, w, g[0]);
-        *rc |= lscc_conv2d_bwd_weight_dnnl(ctx, p, x, dy, g[1], gdb);
+        *rc |= dnnl_bd(ctx, cl, p, dy, w, g[0]);
+        *rc |= dnnl_bw(ctx, cl, p, x, dy, g[1], gdb);
         for (int r = 0; r < 2; r++) {
-            *rc |= lscc_conv2d_bwd_data_dnnl(ctx, p, dy, w, a[0]);
-            *rc |= lscc_conv2d_bwd_weight_dnnl(ctx, p, x, dy, a[1], adb);
+            *rc |= dnnl_bd(ctx, cl, p, dy, w, a[0]);
+            *rc |= dnnl_bw(ctx, cl, p, x, dy, a[1], adb);
         }
     } else {
         lscc_conv2d_bwd_data_f32(p, dy, w, g[0]);
@@ -149,7 +205,7 @@ static void grads(lscc_dnnl *ctx, const gcase *k, const float *x, const float *w
     }
 }
 
-static void run_case(lscc_dnnl *ctx, const gcase *k, unsigned seed, result *r) {
+static void run_case(lscc_dnnl *ctx, int cl, const gcase *k, unsigned seed, result *r) {
     const lscc_win2d *p = &k->p;
     const size_t nx = (size_t)p->n * p->c * p->h * p->w, ny = (size_t)p->n * p->oc * p->oh * p->ow;
     const size_t nw = (size_t)p->oc * (p->c / p->groups) * p->kh * p->kw, nb = (size_t)p->oc;
@@ -181,15 +237,15 @@ static void run_case(lscc_dnnl *ctx, const gcase *k, unsigned seed, result *r) {
         lscc_dnnl *c = impl ? NULL : ctx;
         rnd(y, ny, &seed); /* overwritten */
         if (c) {
-            r->rc |= lscc_conv2d_fwd_dnnl(c, p, x, w, k->bias ? b : NULL, y);
+            r->rc |= dnnl_fwd(c, cl, p, x, w, k->bias ? b : NULL, y);
             rnd(y2, ny, &seed);
-            r->rc |= lscc_conv2d_fwd_dnnl(c, p, x, w, k->bias ? b : NULL, y2);
+            r->rc |= dnnl_fwd(c, cl, p, x, w, k->bias ? b : NULL, y2);
             r->repeat |= memcmp(y, y2, sizeof *y * ny) != 0;
         } else {
             lscc_conv2d_fwd_f32(p, x, w, k->bias ? b : NULL, y);
         }
         e[E_FWD] = err(y, y64, NULL, ny);
-        grads(c, k, x, w, dy, (const float **)pre, g, a, len, &r->rc);
+        grads(c, cl, k, x, w, dy, (const float **)pre, g, a, len, &r->rc);
         e[E_BD] = err(g[0], ref[0], NULL, nx);
         e[E_BD_ACC] = err(a[0], ref[0], pre64[0], nx);
         e[E_BW] = err(g[1], ref[1], NULL, nw);
@@ -220,14 +276,18 @@ static void check_result(const gcase *k, const result *r) {
         ck_assert_msg(r->e[i] <= TOL, "%s %s: relative error %.3g > %.0e", k->name, ename[i], r->e[i], TOL);
 }
 
+/* Case _i % NCASES; from NCASES on with the context set to channels-last
+ * (lscc_dnnl_set_nhwc, on NHWC copies of the same data). */
 START_TEST(dnnl_matches_reference) {
-    const gcase *k = &cases[_i];
+    const gcase *k = &cases[_i % NCASES];
+    const int cl = _i >= NCASES;
     lscc_dnnl *ctx;
     ck_assert_int_eq(lscc_dnnl_create(&ctx), 0);
+    lscc_dnnl_set_nhwc(ctx, cl);
     result r;
-    run_case(ctx, k, 1000u + (unsigned)_i, &r);
+    run_case(ctx, cl, k, 1000u + (unsigned)_i, &r);
     char msg[512];
-    int len = snprintf(msg, sizeof msg, "%-20s dnnl/plain:", k->name);
+    int len = snprintf(msg, sizeof msg, "%-20s %s dnnl/plain:", k->name, cl ? "NHWC" : "NCHW");
     for (int i = 0; i < NERR; i++)
         len += snprintf(msg + len, sizeof msg - (size_t)len, " %s %.1e/%.1e", ename[i], r.e[i], r.plain[i]);
     printf("%s\n", msg);
@@ -262,7 +322,7 @@ START_TEST(contexts_coexist) {
     lscc_dnnl_destroy(ctx[1]);
     lscc_dnnl_destroy(NULL);
     result r;
-    run_case(ctx[0], &cases[0], 5u, &r);
+    run_case(ctx[0], 0, &cases[0], 5u, &r);
     check_result(&cases[0], &r);
     lscc_dnnl_destroy(ctx[0]);
     lscc_dnnl_destroy(ctx[2]);
@@ -284,7 +344,7 @@ static void *work(void *arg) {
     }
     for (int i = 0; i < NCASES; i++) {
         const int c = (wk->first + i) % NCASES;
-        run_case(ctx, &cases[c], 3000u + (unsigned)c, &wk->r[c]);
+        run_case(ctx, 0, &cases[c], 3000u + (unsigned)c, &wk->r[c]);
     }
     lscc_dnnl_destroy(ctx);
     return NULL;
@@ -341,7 +401,7 @@ START_TEST(cache_eviction) {
 END_TEST
 
 static void add_tests(TCase *tc) {
-    tcase_add_loop_test(tc, dnnl_matches_reference, 0, NCASES);
+    tcase_add_loop_test(tc, dnnl_matches_reference, 0, 2 * NCASES);
     tcase_add_test(tc, contexts_coexist);
     tcase_add_test(tc, contexts_in_threads);
     tcase_add_test(tc, cache_eviction);
