@@ -50,6 +50,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -515,7 +516,22 @@ def report(args, bench, header_lines):
         f.write("\n".join(header_lines) + "\n" + text + "\n")
 
 
+def ensure_matplotlib():
+    """Debian's python3-matplotlib, installed as the other dependencies are
+    (scripts/setup.sh installs with apt-get as root) when it is missing."""
+    try:
+        import matplotlib  # noqa: F401
+        return
+    except ImportError:
+        pass
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("cpu_bench: installing python3-matplotlib for the plot")
+        subprocess.run(["apt-get", "install", "-y", "-q", "python3-matplotlib"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+
+
 def plot(args, bench):
+    ensure_matplotlib()
     try:
         import matplotlib
         matplotlib.use("Agg")

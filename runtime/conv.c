@@ -38,6 +38,24 @@ void lscc_rt_conv2d_fwd_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, co
     if (rt->nhwc) nhwc_failed(rt, "forward");
     else lscc_conv2d_fwd_f32(p, x, w, b, y);
 }
+/* Conv followed by a ReLU computed in place in its output (the compiler
+ * fuses the pair): a oneDNN post-op, else the two kernels. */
+void lscc_rt_conv2d_fwd_relu_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, const float *w, const float *b,
+                                 float *y) {
+    if (DNNL(lscc_conv2d_fwd_relu_dnnl(rt->dnnl, p, x, w, b, 1, y))) return;
+    if (rt->nhwc) {
+        nhwc_failed(rt, "forward");
+        return;
+    }
+    lscc_conv2d_fwd_f32(p, x, w, b, y);
+    lscc_relu_fwd_f32((size_t)p->n * (size_t)p->oc * (size_t)p->oh * (size_t)p->ow, y, y);
+}
+void lscc_rt_conv2d_fwd_relu_f64(lscc_rt *rt, const lscc_win2d *p, const double *x, const double *w, const double *b,
+                                 double *y) {
+    (void)rt;
+    lscc_conv2d_fwd_f64(p, x, w, b, y);
+    lscc_relu_fwd_f64((size_t)p->n * (size_t)p->oc * (size_t)p->oh * (size_t)p->ow, y, y);
+}
 void lscc_rt_conv2d_bwd_data_f32(lscc_rt *rt, const lscc_win2d *p, const float *dy, const float *w, float *dx) {
     if (DNNL(lscc_conv2d_bwd_data_dnnl(rt->dnnl, p, dy, w, dx))) return;
     if (rt->nhwc) nhwc_failed(rt, "backward data");

@@ -363,6 +363,10 @@ void *lscc_rt_bufgrad(const lscc_rt *rt, int k);
 /* Convolutions and pools in the context's activation layout (rt->nhwc):
  * convolutions through oneDNN when float and available, else plain C. */
 void lscc_rt_conv2d_fwd_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, const float *w, const float *b, float *y);
+void lscc_rt_conv2d_fwd_relu_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, const float *w, const float *b,
+                                 float *y);
+void lscc_rt_conv2d_fwd_relu_f64(lscc_rt *rt, const lscc_win2d *p, const double *x, const double *w, const double *b,
+                                 double *y);
 void lscc_rt_conv2d_bwd_data_f32(lscc_rt *rt, const lscc_win2d *p, const float *dy, const float *w, float *dx);
 void lscc_rt_conv2d_bwd_weight_f32(lscc_rt *rt, const lscc_win2d *p, const float *x, const float *dy, float *dw,
                                    float *db);

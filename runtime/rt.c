@@ -376,9 +376,13 @@ static void copy_box_nhwc(const lscc_rt *rt, int64_t c, const int64_t *from_box,
                           const int64_t *to_box, float *to, const int64_t *part, int accumulate, int from_tile) {
     const size_t fh = (size_t)(from_box[1] - from_box[0]), fw = (size_t)(from_box[3] - from_box[2]);
     const size_t th = (size_t)(to_box[1] - to_box[0]), tw = (size_t)(to_box[3] - to_box[2]), nc = (size_t)c;
-    for (size_t b = 0; b < (size_t)rt->n; b++)
-        for (int64_t r = part[0]; r < part[1]; r++)
-            for (int64_t q = part[2]; q < part[3]; q++) {
+    const int64_t rows = part[1] - part[0], nrows = rt->n * rows;
+    /* rows on OpenMP threads (each writes its own row of `to`) */
+    _Pragma("omp parallel for schedule(static) if (nrows > 1 && nrows * (part[3] - part[2]) * c > 16384)")
+    for (int64_t br = 0; br < nrows; br++) {
+        const size_t b = (size_t)(br / rows);
+        const int64_t r = part[0] + br % rows;
+        for (int64_t q = part[2]; q < part[3]; q++) {
                 const size_t fp = (b * fh + (size_t)(r - from_box[0])) * fw + (size_t)(q - from_box[2]);
                 const size_t tp = (b * th + (size_t)(r - to_box[0])) * tw + (size_t)(q - to_box[2]);
                 for (size_t k = 0; k < nc; k++) {
@@ -387,7 +391,8 @@ static void copy_box_nhwc(const lscc_rt *rt, int64_t c, const int64_t *from_box,
                     const size_t ti = from_tile ? (b * nc + k) * th * tw + (tp - b * th * tw) : tp * nc + k;
                     to[ti] = accumulate ? to[ti] + from[fi] : from[fi];
                 }
-            }
+        }
+    }
 }
 
 /* Copies the rows/cols of box `part` (of a c-channel tensor) between

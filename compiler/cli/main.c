@@ -154,9 +154,25 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name) {
     return argv[++*i];
 }
 
-static int write_plan(const lscc_plan *p, const char *dir) {
+/* mkdir -p: dir and any missing parents (0 on success, errno set if not). */
+static int make_dirs(const char *dir) {
+    char path[4096];
     struct stat st;
-    if (stat(dir, &st) != 0 && mkdir(dir, 0777) != 0) {
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *s = path + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (stat(path, &st) != 0 && mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+        *s = '/';
+    }
+    return stat(path, &st) == 0 || mkdir(path, 0777) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int write_plan(const lscc_plan *p, const char *dir) {
+    if (make_dirs(dir) != 0) {
         fprintf(stderr, "lscc: error: cannot create '%s': %s\n", dir, strerror(errno));
         return LSCC_E_IO;
     }

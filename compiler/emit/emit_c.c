@@ -218,7 +218,8 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
     case LK_AVGPOOL:
         emit_win(e, o, geo);
         if (o->kind == LK_CONV) {
-            out(e, "        LSCC_KR(conv2d_fwd_%s, &w, %s_B(%d), %s_W(%d), ", S, P, x, P, o->w);
+            out(e, "        LSCC_KR(conv2d_fwd%s_%s, &w, %s_B(%d), %s_W(%d), ", o->fused && !e->cuda ? "_relu" : "", S, P, x,
+                P, o->w);
             if (o->b >= 0) out(e, "%s_W(%d), ", P, o->b);
             else out(e, "NULL, ");
             out(e, "%s_B(%d));\n", P, y);
@@ -251,6 +252,10 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
             "%s_B(%d));\n", S, P, x, y, P, o->w, P, o->b, P, y);
         break;
     case LK_UNARY:
+        if (o->fused && !e->cuda) {
+            out(e, "        /* computed by the Conv before it (fused) */\n");
+            break;
+        }
         out(e, "        LSCC_K(%s_fwd_%s, lscc_rt_count(rt, %d), ", un_name(o->un), S, y);
         un_args(e, o);
         out(e, "(%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_B(%d));\n", P, x, y, P, y);

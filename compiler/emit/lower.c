@@ -767,6 +767,10 @@ static int plan_lifetimes(lscc_prog *g) {
         int root = tx->alias >= 0 ? tx->alias : x;
         ty->alias = root;
         if (ty->live[1] > g->t[root].live[1]) g->t[root].live[1] = ty->live[1];
+        /* a ReLU in place in a Conv's output, its only reader: one kernel
+           (oneDNN post-op) computes both; backward is unchanged */
+        for (int j = 0; j < i && o->un == UN_RELU && root == x; j++)
+            if (g->op[j].kind == LK_CONV && g->op[j].bb && g->op[j].out == x) g->op[j].fused = g->op[i].fused = 1;
     }
     free(readers);
     return 0;

@@ -29,6 +29,7 @@ typedef struct lscc_lop {
     char bop;          /* '+', '-', '*', '/' */
     double a0, a1;     /* alpha/beta, clip bounds, pad fill, eps, gemm alpha/beta */
     int flag;          /* count_include_pad; gemm transA | transB << 1 */
+    int fused;         /* CPU code: Conv: a ReLU follows in its output (ReLU: its forward is the Conv's) */
     int64_t geo[13];   /* kh kw sh sw dh dw p0h p0w p1h p1w groups (conv, pools) */
     int64_t oc;
     int64_t bn, bc, bhw; /* BINC / affine / gemm-C broadcast: outer, channels, inner */

@@ -224,13 +224,17 @@ static int connect(build *b, step *conv, const_dnnl_primitive_desc_t pd, int arg
     return 0;
 }
 
+/* flag: bit 0 bias (forward, backward weights), bit 1 ReLU after the
+ * forward (a oneDNN post-op). */
 static entry *build_entry(lscc_dnnl *c, const int *key, const lscc_win2d *p, int op, int flag) {
+    const int bias = flag & 1, relu = flag >> 1 & 1;
     entry *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     memcpy(e->key, key, sizeof e->key);
     build b = {.c = c, .e = e};
     step conv = {0};
     dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
     int r0, r1, c0, c1, ok = 0;
     dnnl_dims_t pl, pr;
@@ -255,15 +259,20 @@ static entry *build_entry(lscc_dnnl *c, const int *key, const lscc_win2d *p, int
     CK(dnnl_memory_desc_init_by_tag(&aw, wn, wd, dnnl_f32, c->plain ? wt : dnnl_format_tag_any));
     CK(dnnl_primitive_attr_create(&attr));
     CK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    if (relu) {
+        CK(dnnl_post_ops_create(&po));
+        CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+        CK(dnnl_primitive_attr_set_post_ops(attr, po));
+    }
     dnnl_convolution_desc_t fd, bwd;
     CK(dnnl_dilated_convolution_forward_desc_init(&fd, op == FWD ? dnnl_forward_inference : dnnl_forward_training,
-                                                  dnnl_convolution_direct, &ax, &aw, flag ? &ub : NULL, &ay, st, dl, pl,
+                                                  dnnl_convolution_direct, &ax, &aw, bias ? &ub : NULL, &ay, st, dl, pl,
                                                   pr));
     if (op == FWD) {
         CK(dnnl_primitive_desc_create(&pd, &fd, attr, c->eng, NULL));
         if (connect(&b, &conv, pd, DNNL_ARG_SRC, &ux, 0, xoff, IN) ||
             connect(&b, &conv, pd, DNNL_ARG_WEIGHTS, &uw, 1, 0, IN) ||
-            (flag && connect(&b, &conv, pd, DNNL_ARG_BIAS, &ub, 2, 0, IN)) ||
+            (bias && connect(&b, &conv, pd, DNNL_ARG_BIAS, &ub, 2, 0, IN)) ||
             connect(&b, &conv, pd, DNNL_ARG_DST, &uy, 3, 0, OUT))
             goto fail;
     } else {
@@ -278,12 +287,12 @@ static entry *build_entry(lscc_dnnl *c, const int *key, const lscc_win2d *p, int
                 goto fail;
         } else {
             CK(dnnl_dilated_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &ax, &aw,
-                                                                   flag ? &ub : NULL, &ay, st, dl, pl, pr));
+                                                                   bias ? &ub : NULL, &ay, st, dl, pl, pr));
             CK(dnnl_primitive_desc_create(&pd, &bwd, attr, c->eng, e->hint));
             if (connect(&b, &conv, pd, DNNL_ARG_SRC, &ux, 0, xoff, IN) ||
                 connect(&b, &conv, pd, DNNL_ARG_DIFF_DST, &uy, 1, 0, IN) ||
                 connect(&b, &conv, pd, DNNL_ARG_DIFF_WEIGHTS, &uw, 2, 0, ACC) ||
-                (flag && connect(&b, &conv, pd, DNNL_ARG_DIFF_BIAS, &ub, 3, 0, ACC_C)))
+                (bias && connect(&b, &conv, pd, DNNL_ARG_DIFF_BIAS, &ub, 3, 0, ACC_C)))
                 goto fail;
         }
     }
@@ -300,6 +309,7 @@ fail:
     if (conv.prim) dnnl_primitive_destroy(conv.prim);
     for (int i = 0; i < b.npost; i++) dnnl_primitive_destroy(b.post[i].prim);
     if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (!ok) entry_free(e);
     return ok ? e : NULL;
@@ -365,20 +375,27 @@ static int trivial(const lscc_win2d *p) {
     return r1 <= r0 || c1 <= c0;
 }
 
-int lscc_conv2d_fwd_dnnl(lscc_dnnl *c, const lscc_win2d *p, const float *x, const float *w, const float *bias,
-                         float *y) {
+int lscc_conv2d_fwd_relu_dnnl(lscc_dnnl *c, const lscc_win2d *p, const float *x, const float *w, const float *bias,
+                              int relu, float *y) {
     const int t = trivial(p);
     if (t < 0) return 1;
     if (t) {
         const size_t ys = (size_t)(p->oh > 0 ? p->oh : 0) * (size_t)(p->ow > 0 ? p->ow : 0);
         for (int n = 0; n < p->n; n++)
-            for (int o = 0; o < p->oc; o++)
-                for (size_t k = 0; k < ys; k++) y[chan_at(c, p->oc, ys, n, o, k)] = bias ? bias[o] : 0;
+            for (int o = 0; o < p->oc; o++) {
+                const float v = bias ? bias[o] : 0;
+                for (size_t k = 0; k < ys; k++) y[chan_at(c, p->oc, ys, n, o, k)] = relu && v < 0 ? 0 : v;
+            }
         return 0;
     }
-    entry *e = lookup(c, p, FWD, bias != NULL);
+    entry *e = lookup(c, p, FWD, (bias != NULL) | (relu != 0) << 1);
     void *ptr[4] = {(void *)x, (void *)w, (void *)bias, y};
     return e ? run(c, e, ptr) : 1;
+}
+
+int lscc_conv2d_fwd_dnnl(lscc_dnnl *c, const lscc_win2d *p, const float *x, const float *w, const float *bias,
+                         float *y) {
+    return lscc_conv2d_fwd_relu_dnnl(c, p, x, w, bias, 0, y);
 }
 
 int lscc_conv2d_bwd_data_dnnl(lscc_dnnl *c, const lscc_win2d *p, const float *dy, const float *w, float *dx) {
