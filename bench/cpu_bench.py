@@ -38,7 +38,7 @@ MemAvailable drops under a safety margin.
 
 usage: bench/cpu_bench.py [--models resnet18,resnet50] [--sizes 1024,2048,4096,8192]
                           [--out bench/results] [--quick] [--skip-torch] [--torch-infer]
-                          [--train-tile 1536] [--infer-tile 3072] [--threads 2] [--repeat 1]
+                          [--train-tile 1536] [--infer-tile 4500] [--threads 2] [--repeat 1]
                           [--lscc PATH] [--report-only]
 Writes OUT/results.csv, OUT/summary.txt, OUT/bench.png (with matplotlib) and
 OUT/logs/ (each child's stderr: lscc's per-tile progress, PyTorch warnings).
@@ -625,7 +625,7 @@ def main():
     ap.add_argument("--skip-torch", action="store_true", help="measure only lscc")
     ap.add_argument("--torch-infer", action="store_true", help="also PyTorch's inference (forward under no_grad)")
     ap.add_argument("--train-tile", type=int, default=1536, help="lscc --tile for the training step")
-    ap.add_argument("--infer-tile", type=int, default=3072, help="lscc --tile for inference")
+    ap.add_argument("--infer-tile", type=int, default=4500, help="lscc --tile for inference")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and OMP_NUM_THREADS")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--lr", type=float, default=0.01)

@@ -750,15 +750,19 @@ static int plan_lifetimes(lscc_prog *g) {
        right derivative there (y > 0 exactly where x > 0; lo < y < hi exactly
        where lo < x < hi). No kernel's backward reads its own output, so the
        input's producer is unaffected. This halves the stored activations
-       of Conv -> ReLU chains, the bulk of a training tile. */
+       of Conv -> ReLU chains, the bulk of a training tile. Add and Sub run in
+       place in their first operand likewise (a residual block's second Conv
+       output): their backward reads no values. */
     int *readers = calloc((size_t)(nt ? nt : 1), sizeof *readers);
     if (!readers) return -1;
     for (int i = 0; i < nop; i++)
         for (int k = 0; k < g->op[i].nin; k++) readers[g->op[i].in[k]]++;
     for (int i = 0; i < nop; i++) {
         const lscc_lop *o = &g->op[i];
-        if (!o->bb || o->kind != LK_UNARY || o->nin != 1 || !(o->un == UN_RELU || (o->un == UN_CLIP && o->a0 < o->a1)))
-            continue;
+        const int unary = o->kind == LK_UNARY && o->nin == 1 && (o->un == UN_RELU || (o->un == UN_CLIP && o->a0 < o->a1));
+        /* Add / Sub in place in their first operand: backward reads no values */
+        const int add = o->kind == LK_BIN && o->nin == 2 && (o->bop == '+' || o->bop == '-') && o->in[0] != o->in[1];
+        if (!o->bb || !(unary || add)) continue;
         int x = o->in[0], y = o->out;
         lscc_ltensor *tx = &g->t[x], *ty = &g->t[y];
         if (!tx->bb || !ty->bb || x == g->image || x == g->split || readers[x] != 1 || tx->c != ty->c ||
@@ -769,7 +773,7 @@ static int plan_lifetimes(lscc_prog *g) {
         if (ty->live[1] > g->t[root].live[1]) g->t[root].live[1] = ty->live[1];
         /* a ReLU in place in a Conv's output, its only reader: one kernel
            (oneDNN post-op) computes both; backward is unchanged */
-        for (int j = 0; j < i && o->un == UN_RELU && root == x; j++)
+        for (int j = 0; j < i && unary && o->un == UN_RELU && root == x; j++)
             if (g->op[j].kind == LK_CONV && g->op[j].bb && g->op[j].out == x) g->op[j].fused = g->op[i].fused = 1;
     }
     free(readers);
