@@ -42,7 +42,8 @@ static inline int64_t lscc_arena_place(lscc_arena_span *s, int n, int64_t base) 
  * reused by liveness), off[3t + 1] in the training layout (every
  * activation kept, one after the other), off[3t + 2] its gradient (placed
  * above the activations, reused by gradient liveness); -1 where none.
- * In-place tensors (alias >= 0) share their alias's offsets. *infer and
+ * In-place tensors (alias >= 0) share their alias's offsets, and in-place
+ * gradients (galias >= 0) their galias's gradient offset. *infer and
  * *train are the two layouts' sizes. Returns 0, or -1 out of memory. */
 static inline int lscc_arena_layout(int nt, const lscc_rt_tensor *tt, const int64_t *size, int64_t *off,
                                     int64_t *infer, int64_t *train) {
@@ -67,13 +68,15 @@ static inline int lscc_arena_layout(int nt, const lscc_rt_tensor *tt, const int6
             off[3 * t] = off[3 * a];
             off[3 * t + 1] = off[3 * a + 1];
         }
-        s[t].size = tt[t].bb && tt[t].grad ? size[t] : 0;
+        s[t].size = tt[t].bb && tt[t].grad && tt[t].galias < 0 ? size[t] : 0;
         s[t].start = tt[t].glive[0];
         s[t].end = tt[t].glive[1];
         s[t].off = 0;
     }
     *train = lscc_arena_place(s, nt, acts);
     for (int t = 0; t < nt; t++) off[3 * t + 2] = s[t].size > 0 ? s[t].off : -1;
+    for (int t = 0; t < nt; t++)
+        if (tt[t].bb && tt[t].grad && tt[t].galias >= 0) off[3 * t + 2] = off[3 * tt[t].galias + 2];
     free(s);
     return 0;
 }

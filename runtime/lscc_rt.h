@@ -133,6 +133,7 @@ typedef struct lscc_rt_tensor {
     int64_t live[2];     /* forward lifetime: producer op .. last reader */
     int64_t glive[2];    /* gradient lifetime, in backward order */
     int alias;           /* computed in place in this tensor's buffer (ReLU), or -1 */
+    int galias;          /* its gradient is that tensor's gradient buffer (in-place ReLU backward), or -1 */
 } lscc_rt_tensor;
 
 /* One input window of one backbone op, for the region walk: the op writes

@@ -372,6 +372,12 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
         out(e, "        lscc_rt_gview_done(rt, %d, %d, gx);\n", x, y);
         break;
     case LK_UNARY:
+        if (g->t[x].galias >= 0) { /* in place: x's gradient is y's buffer */
+            out(e, "        LSCC_K(%s_mask_%s, lscc_rt_count(rt, %d), ", un_name(o->un), S, y);
+            un_args(e, o);
+            out(e, "(%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_G(%d));\n", P, x, y, P, y);
+            break;
+        }
         out(e, "        %s_real *gx = (%s_real *)lscc_rt_gview(rt, %d, %d, 1);\n        if (gx) {\n", P, P, x, y);
         out(e, "            LSCC_K(%s_bwd_%s, lscc_rt_count(rt, %d), ", un_name(o->un), S, y);
         un_args(e, o);
@@ -490,7 +496,7 @@ static void emit_functions(em *e) {
             for (int k = 0; k < o->nin; k++) {
                 int t = o->in[k], dup = 0;
                 for (int q = 0; q < k; q++) dup |= o->in[q] == t;
-                if (!dup && bb && g->t[t].grad && g->t[t].bb && last[t] == i)
+                if (!dup && bb && g->t[t].grad && g->t[t].bb && g->t[t].galias < 0 && last[t] == i)
                     out(e, "    lscc_rt_gzero(rt, %d);\n", t);
             }
             op_backward(e, o, geo[i]);
@@ -512,9 +518,9 @@ static void emit_tables(em *e) {
         const lscc_ltensor *lt = &g->t[t];
         out(e, "    {");
         lscc_c_string(e->f, ir->tensors[lt->ir].name);
-        out(e, ", %d, %d, %lld, {%lld, %lld}, {%lld, %lld}, {%lld, %lld}, %d},\n", lt->bb, lt->grad, (long long)lt->c,
+        out(e, ", %d, %d, %lld, {%lld, %lld}, {%lld, %lld}, {%lld, %lld}, %d, %d},\n", lt->bb, lt->grad, (long long)lt->c,
             (long long)lt->side[0], (long long)lt->side[1], (long long)lt->live[0], (long long)lt->live[1],
-            (long long)lt->glive[0], (long long)lt->glive[1], lt->alias);
+            (long long)lt->glive[0], (long long)lt->glive[1], lt->alias, lt->galias);
     }
     out(e, "};\n\n");
     int nr = 0, ng = 0;

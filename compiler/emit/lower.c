@@ -743,7 +743,7 @@ static int plan_lifetimes(lscc_prog *g) {
         lt->glive[0] = t == g->split ? -1 : nop - 1 - last;
         lt->glive[1] = nop - 1 - first;
         if (lt->glive[1] < lt->glive[0]) lt->glive[1] = lt->glive[0];
-        lt->alias = -1;
+        lt->alias = lt->galias = -1;
     }
     /* ReLU and Clip run in place when their input has no other reader: the
        input's buffer then holds the output, and backward still finds the
@@ -771,6 +771,13 @@ static int plan_lifetimes(lscc_prog *g) {
         int root = tx->alias >= 0 ? tx->alias : x;
         ty->alias = root;
         if (ty->live[1] > g->t[root].live[1]) g->t[root].live[1] = ty->live[1];
+        /* ReLU / Clip backward in place too: x's gradient (written by this op
+           alone) is y's gradient buffer, masked (lscc_relu_mask_f32) */
+        if (unary && tx->grad && ty->grad && y != g->split) {
+            int groot = ty->galias >= 0 ? ty->galias : y;
+            tx->galias = groot;
+            if (tx->glive[1] > g->t[groot].glive[1]) g->t[groot].glive[1] = tx->glive[1];
+        }
         /* a ReLU in place in a Conv's output, its only reader: one kernel
            (oneDNN post-op) computes both; backward is unchanged */
         for (int j = 0; j < i && unary && o->un == UN_RELU && root == x; j++)

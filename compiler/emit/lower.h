@@ -51,6 +51,7 @@ typedef struct lscc_ltensor {
     int64_t live[2];   /* forward: producer op .. last reader (image: -1) */
     int64_t glive[2];  /* gradient, in backward order: first writer .. producer */
     int alias;         /* the tensor whose buffer this one is computed in (in place), or -1 */
+    int galias;        /* the tensor whose gradient buffer this one's gradient is (in-place ReLU / Clip backward), or -1 */
 } lscc_ltensor;
 
 typedef struct lscc_lbuf {

@@ -19,7 +19,7 @@ int lscc_prog_tile_bytes(const lscc_prog *g, int64_t batch, int esize, int64_t *
     for (int t = 0; t < nt; t++) {
         const lscc_ltensor *l = &g->t[t];
         tt[t] = (lscc_rt_tensor){NULL, l->bb, l->grad, l->c, {l->side[0], l->side[1]}, {l->live[0], l->live[1]},
-                                 {l->glive[0], l->glive[1]}, l->alias};
+                                 {l->glive[0], l->glive[1]}, l->alias, l->galias};
         hw[2 * t] = l->side[0];
         hw[2 * t + 1] = l->side[1];
         size[t] = l->bb ? l->c * l->side[0] * l->side[1] : 0;

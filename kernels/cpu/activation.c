@@ -39,6 +39,16 @@ void FN(lscc_relu_bwd)(size_t n, const T *x, const T *dy, T *dx) {
         dx[i] += x[i] > 0 ? dy[i] : (T)0; /* a select, so the loop vectorizes */
 }
 
+void FN(lscc_relu_mask)(size_t n, const T *x, T *g) {
+    LSCC_PAR_FOR(n)
+    for (size_t i = 0; i < n; i++) g[i] = x[i] > 0 ? g[i] : (T)0;
+}
+
+void FN(lscc_clip_mask)(size_t n, T lo, T hi, const T *x, T *g) {
+    LSCC_PAR_FOR(n)
+    for (size_t i = 0; i < n; i++) g[i] = x[i] > lo && x[i] < hi ? g[i] : (T)0;
+}
+
 void FN(lscc_leaky_relu_fwd)(size_t n, T alpha, const T *x, T *y) {
     LSCC_PAR_FOR(n)
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * x[i];

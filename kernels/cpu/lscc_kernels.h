@@ -152,6 +152,15 @@ void lscc_clip_fwd_f64(size_t n, double lo, double hi, const double *x, double *
 void lscc_clip_bwd_f32(size_t n, float lo, float hi, const float *x, const float *dy, float *dx);
 void lscc_clip_bwd_f64(size_t n, double lo, double hi, const double *x, const double *dy, double *dx);
 
+/* Backward in place, for a ReLU / Clip computed in place whose input has no
+ * other reader (the compiler then shares the two gradients' memory):
+ * g = f'(x) * g, with f' as above (x: the forward input, or its output,
+ * which has the same sign pattern). */
+void lscc_relu_mask_f32(size_t n, const float *x, float *g);
+void lscc_relu_mask_f64(size_t n, const double *x, double *g);
+void lscc_clip_mask_f32(size_t n, float lo, float hi, const float *x, float *g);
+void lscc_clip_mask_f64(size_t n, double lo, double hi, const double *x, double *g);
+
 /* 1 / (1 + e^-x), without overflow for very negative x; f' = s * (1 - s). */
 void lscc_sigmoid_fwd_f32(size_t n, const float *x, float *y);
 void lscc_sigmoid_fwd_f64(size_t n, const double *x, double *y);

@@ -116,6 +116,34 @@ static void bwd(lscc_cu *cu, const char *what, size_t n, T a, T b, const T *x, c
 #define LOHI(T) , T lo, T hi,
 #define ALBE(T) , T alpha, T beta,
 
+/* In-place backward (lscc_relu_mask_f32 and lscc_clip_mask_f32 in
+ * lscc_kernels.h): g = f'(x) * g. */
+template <typename T, int OP> static __global__ void act_mask(size_t n, T a, T b, const T *x, T *g) {
+    LOOP(i, n) {
+        T d;
+        g[i] = grad<T, OP>(x[i], a, b, g[i], &d) ? d : (T)0;
+    }
+}
+
+template <typename T, int OP> static void mask(lscc_cu *cu, const char *what, size_t n, T a, T b, const T *x, T *g) {
+    if (!LSCC_CU_READY(cu) || !n) return;
+    act_mask<T, OP><<<lscc_cu_blocks(n), LSCC_CU_THREADS, 0, cu->stream>>>(n, a, b, x, g);
+    LSCC_CU_LAUNCHED(cu, what);
+}
+
+extern "C" void lscc_cu_relu_mask_f32(lscc_cu *cu, size_t n, const float *x, float *g) {
+    mask<float, RELU>(cu, "lscc_cu_relu_mask_f32", n, 0, 0, x, g);
+}
+extern "C" void lscc_cu_relu_mask_f64(lscc_cu *cu, size_t n, const double *x, double *g) {
+    mask<double, RELU>(cu, "lscc_cu_relu_mask_f64", n, 0, 0, x, g);
+}
+extern "C" void lscc_cu_clip_mask_f32(lscc_cu *cu, size_t n, float lo, float hi, const float *x, float *g) {
+    mask<float, CLIP>(cu, "lscc_cu_clip_mask_f32", n, lo, hi, x, g);
+}
+extern "C" void lscc_cu_clip_mask_f64(lscc_cu *cu, size_t n, double lo, double hi, const double *x, double *g) {
+    mask<double, CLIP>(cu, "lscc_cu_clip_mask_f64", n, lo, hi, x, g);
+}
+
 ACT(relu, RELU, NONE, 0, 0)
 ACT(leaky_relu, LEAKY, ALPHA, alpha, 0)
 ACT(clip, CLIP, LOHI, lo, hi)

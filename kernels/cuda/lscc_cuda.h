@@ -140,6 +140,11 @@ void lscc_cu_clip_fwd_f32(lscc_cu *cu, size_t n, float lo, float hi, const float
 void lscc_cu_clip_fwd_f64(lscc_cu *cu, size_t n, double lo, double hi, const double *x, double *y);
 void lscc_cu_clip_bwd_f32(lscc_cu *cu, size_t n, float lo, float hi, const float *x, const float *dy, float *dx);
 void lscc_cu_clip_bwd_f64(lscc_cu *cu, size_t n, double lo, double hi, const double *x, const double *dy, double *dx);
+/* in-place backward: g = f'(x) * g (lscc_relu_mask_f32 in lscc_kernels.h) */
+void lscc_cu_relu_mask_f32(lscc_cu *cu, size_t n, const float *x, float *g);
+void lscc_cu_relu_mask_f64(lscc_cu *cu, size_t n, const double *x, double *g);
+void lscc_cu_clip_mask_f32(lscc_cu *cu, size_t n, float lo, float hi, const float *x, float *g);
+void lscc_cu_clip_mask_f64(lscc_cu *cu, size_t n, double lo, double hi, const double *x, double *g);
 void lscc_cu_hard_sigmoid_fwd_f32(lscc_cu *cu, size_t n, float alpha, float beta, const float *x, float *y);
 void lscc_cu_hard_sigmoid_fwd_f64(lscc_cu *cu, size_t n, double alpha, double beta, const double *x, double *y);
 void lscc_cu_hard_sigmoid_bwd_f32(lscc_cu *cu, size_t n, float alpha, float beta, const float *x, const float *dy,
