@@ -37,6 +37,34 @@ static inline int lscc_avg_divisor(const lscc_win2d *p, int count_include_pad, i
     return (a1 - a0) * (b1 - b0);
 }
 
+/* Hot loops that oneDNN does not run may have a second body for AVX-512,
+ * picked at run time (lscc_cpu_avx512), so the library still runs on any
+ * x86-64 while the baseline build has 4-wide vectors only. GCC lowers GNU C
+ * vector code to scalar code unless the function that holds it has the
+ * target itself (target_clones and inlining from a plain function do not
+ * work), so LSCC_AVX512 goes on every function with such code, helpers
+ * included (with always_inline). The bodies do the same IEEE operations in
+ * wider registers (ISO C mode: no FMA contraction): results are bit for bit
+ * those of the plain body. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LSCC_NO_AVX512)
+#define LSCC_HAVE_AVX512 1
+#define LSCC_AVX512 __attribute__((target("avx512f")))
+#define LSCC_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
+static inline int lscc_cpu_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+#endif
+
+/* Threads an OpenMP loop here would get (1 without OpenMP): for kernels
+ * that cut their work into one task per thread. */
+#ifdef _OPENMP
+#include <omp.h>
+static inline int lscc_threads(void) { return omp_get_max_threads(); }
+#else
+static inline int lscc_threads(void) { return 1; }
+#endif
+
 /* Loops over independent elements or planes run on OpenMP threads (the
  * same pool oneDNN uses) when there is enough work; every element is still
  * computed by one thread in one order, so results do not depend on the
