@@ -315,7 +315,7 @@ FIELDS = ["model", "side", "pixels", "method", "status", "tile", "tiles", "forwa
 
 class Results:
     """The results table, rewritten to path after every row (a long sweep keeps
-    what it has); a row for the same (model, side, method) replaces the old one.
+    what it has); a row for the same (model, side, method, tile) replaces the old one.
     bench/gpu_bench.py uses it too, with its own fields."""
 
     def __init__(self, path, fields=FIELDS, keep=(), fmt=".4g", sort=False):
@@ -324,8 +324,9 @@ class Results:
 
     def add(self, row):
         row = {k: row.get(k, "") for k in self.fields}
-        key = (row["model"], row["side"], row["method"])
-        self.rows = [r for r in self.rows if (r["model"], r["side"], r["method"]) != key] + [row]
+        def key(r):
+            return r["model"], r["side"], r["method"], str(r.get("tile", ""))
+        self.rows = [r for r in self.rows if key(r) != key(row)] + [row]
         if self.sort:
             self.rows.sort(key=lambda r: (r["model"], r["side"], r["method"]))
         with open(self.path, "w", newline="") as f:
@@ -335,9 +336,10 @@ class Results:
                 w.writerow({k: (f"{v:{self.fmt}}" if isinstance(v, float) else v) for k, v in r.items()})
         return row
 
-    def get(self, model, side, method):
+    def get(self, model, side, method, tile=None):
         for r in self.rows:
-            if r["model"] == model and r["side"] == side and r["method"] == method:
+            if r["model"] == model and r["side"] == side and r["method"] == method and \
+                    (tile is None or str(r["tile"]) == str(tile)):
                 return r
         return None
 
@@ -422,7 +424,7 @@ def run_lscc(args, env, bench, model, side, mode, exe, tile):
     cmd = [exe, "--size", str(side), "--mode", mode, "--batch", str(args.batch), "--repeat", str(args.repeat),
            "--lr", str(args.lr), "--progress"]
     st, vals, peak = measure(args, env, cmd, f"{model} {side}^2 lscc {mode} (tile {tile})",
-                             os.path.join(args.out, "logs", f"{model}_{side}_lscc_{mode}.log"))
+                             os.path.join(args.out, "logs", f"{model}_{side}_lscc_{mode}_t{tile}.log"))
     bench.add(row_from(model, side, f"lscc_{mode}", st, vals, peak, tile=tile, threads=args.threads))
 
 
@@ -451,26 +453,31 @@ def report(args, bench, header_lines):
     p = out.append
     p("")
     p("== training step: PyTorch (whole image) vs lscc (streamed); seconds, peak RSS in MB")
-    p(f"{'model':<9} {'side':>5} | {'torch s':>8} {'fwd s':>7} {'peak MB':>8} | {'lscc s':>8} {'fwd s':>7} "
-      f"{'bwd s':>7} {'peak MB':>8} {'tiles':>5} | {'time l/t':>8} {'mem l/t':>7} | {'loss t':>9} {'loss l':>9}")
+    p(f"{'model':<9} {'side':>5} | {'torch s':>8} {'fwd s':>7} {'peak MB':>8} | {'lscc tile':>9} {'lscc s':>7} "
+      f"{'fwd s':>6} {'bwd s':>6} {'peak MB':>8} {'tiles':>5} | {'time l/t':>8} {'mem l/t':>7} | {'loss t':>9} "
+      f"{'loss l':>9}")
     for model in args.models:
         for side in args.sizes:
-            t, lt = bench.get(model, side, "torch_train"), bench.get(model, side, "lscc_train")
-            line = f"{model:<9} {side:>5} | "
-            if t is not None and t["status"] == "ok":
-                line += f"{fmt(t['total_s'], '.1f', 8)} {fmt(t['forward_s'], '.1f', 7)} {fmt(t['peak_rss_mb'], '.0f', 8)} | "
-            else:
-                line += f"{short_status(t) if not args.skip_torch else 'skipped':>25.25} | "
-            if lt is not None and lt["status"] == "ok":
-                line += (f"{fmt(lt['total_s'], '.1f', 8)} {fmt(lt['forward_s'], '.1f', 7)} "
-                         f"{fmt(lt['backward_s'], '.1f', 7)} {fmt(lt['peak_rss_mb'], '.0f', 8)} {lt['tiles']:>5} | ")
-            else:
-                line += f"{short_status(lt):>39.39} | "
-            ok = t is not None and t["status"] == "ok" and lt is not None and lt["status"] == "ok"
-            line += (f"{fmt(ratio(lt['total_s'], t['total_s']) if ok else '', '.2f', 8)} "
-                     f"{fmt(ratio(lt['peak_rss_mb'], t['peak_rss_mb']) if ok else '', '.2f', 7)} | ")
-            line += f"{(t or {}).get('loss', '') or '-':>9} {(lt or {}).get('loss', '') or '-':>9}"
-            p(line)
+            t = bench.get(model, side, "torch_train")
+            for tile in args.train_tiles:
+                lt = bench.get(model, side, "lscc_train", tile)
+                line = f"{model:<9} {side:>5} | "
+                if t is not None and t["status"] == "ok":
+                    line += (f"{fmt(t['total_s'], '.1f', 8)} {fmt(t['forward_s'], '.1f', 7)} "
+                             f"{fmt(t['peak_rss_mb'], '.0f', 8)} | ")
+                else:
+                    line += f"{short_status(t) if not args.skip_torch else 'skipped':>25.25} | "
+                line += f"{tile:>9} "
+                if lt is not None and lt["status"] == "ok":
+                    line += (f"{fmt(lt['total_s'], '.1f', 7)} {fmt(lt['forward_s'], '.1f', 6)} "
+                             f"{fmt(lt['backward_s'], '.1f', 6)} {fmt(lt['peak_rss_mb'], '.0f', 8)} {lt['tiles']:>5} | ")
+                else:
+                    line += f"{short_status(lt):>35.35} | "
+                ok = t is not None and t["status"] == "ok" and lt is not None and lt["status"] == "ok"
+                line += (f"{fmt(ratio(lt['total_s'], t['total_s']) if ok else '', '.2f', 8)} "
+                         f"{fmt(ratio(lt['peak_rss_mb'], t['peak_rss_mb']) if ok else '', '.2f', 7)} | ")
+                line += f"{(t or {}).get('loss', '') or '-':>9} {(lt or {}).get('loss', '') or '-':>9}"
+                p(line)
     p("")
     p("== inference (lscc streamed forward + head) vs the forward part of lscc's training step; seconds per megapixel")
     head = (f"{'model':<9} {'side':>5} | {'infer s':>8} {'peak MB':>8} {'s/MP':>7} | {'train fwd s/MP':>14} "
@@ -480,7 +487,7 @@ def report(args, bench, header_lines):
     p(head)
     for model in args.models:
         for side in args.sizes:
-            li, lt = bench.get(model, side, "lscc_infer"), bench.get(model, side, "lscc_train")
+            li, lt = bench.get(model, side, "lscc_infer"), bench.get(model, side, "lscc_train", args.train_tiles[0])
             line = f"{model:<9} {side:>5} | "
             if li is not None and li["status"] == "ok":
                 line += (f"{fmt(li['total_s'], '.1f', 8)} {fmt(li['peak_rss_mb'], '.0f', 8)} "
@@ -502,13 +509,15 @@ def report(args, bench, header_lines):
             p(line)
     big = max(args.sizes)
     for model in args.models:
-        li, lt = bench.get(model, big, "lscc_infer"), bench.get(model, big, "lscc_train")
+        li, lt = bench.get(model, big, "lscc_infer"), bench.get(model, big, "lscc_train", args.train_tiles[0])
         if li and lt and li["status"] == "ok" and lt["status"] == "ok":
             sp = lt["forward_s_per_mpix"] / li["total_s_per_mpix"]
             p(f"{model} at {big}^2: inference {sp:.2f}x faster per pixel than the training step's forward "
               f"(goal at 8192^2: >= 1.5x){'' if big == 8192 else ' [not the 8192^2 goal size]'}")
     p("")
-    p("time l/t, mem l/t: lscc / PyTorch (wall time of the step, peak RSS); speedup: train fwd s/MP / infer s/MP.")
+    p("time l/t, mem l/t: lscc / PyTorch (wall time of the step, peak RSS); speedup: train fwd s/MP / infer s/MP")
+    p(f"(the forward of the training step with the first lscc tile, {args.train_tiles[0]}). lscc tile: --tile of the "
+      "generated code, N (N x N) or HxW.")
     p("loss t / loss l: PyTorch's and lscc's loss on the same image and weights (they should agree to ~1e-4).")
     text = "\n".join(out)
     print(text)
@@ -545,8 +554,13 @@ def plot(args, bench):
     dashes = ["-", "--", ":", "-."]
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 5))
     for mi, model in enumerate(args.models):
-        for method, (name, color, marker) in styles.items():
-            rows = [r for r in bench.rows if r["model"] == model and r["method"] == method]
+        series = [(m, st, None) for m, st in styles.items() if m != "lscc_train"]
+        tile_colors = ["tab:blue", "tab:purple", "tab:cyan", "tab:brown"]
+        for k, tile in enumerate(args.train_tiles):
+            series.append(("lscc_train", (f"lscc train (tile {tile})", tile_colors[k % 4], "sDPX"[k % 4]), tile))
+        for method, (name, color, marker), tile in series:
+            rows = [r for r in bench.rows if r["model"] == model and r["method"] == method and
+                    (tile is None or str(r["tile"]) == str(tile))]
             ok = [r for r in rows if r["status"] == "ok"]
             if ok:
                 xs = [r["side"] for r in ok]
@@ -579,7 +593,7 @@ def plot(args, bench):
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle(f"lscc vs PyTorch on CPU ({args.threads} threads, train tile {args.train_tile}, "
+    fig.suptitle(f"lscc vs PyTorch on CPU ({args.threads} threads, train tile {','.join(args.train_tiles)}, "
                  f"inference tile {args.infer_tile})")
     rows_legend = math.ceil(len(handles) / 4)
     fig.set_size_inches(12, 4.6 + 0.2 * rows_legend)
@@ -606,9 +620,10 @@ def load_csv(args):
     args.torch_infer = any(r["method"] == "torch_infer" for r in bench.rows)
     args.skip_torch = not any(r["method"] == "torch_train" for r in bench.rows)
     for mode in ("train", "infer"):
-        tiles = {r["tile"] for r in bench.rows if r["method"] == f"lscc_{mode}" and r["tile"]}
+        tiles = list(dict.fromkeys(str(r["tile"]) for r in bench.rows if r["method"] == f"lscc_{mode}" and r["tile"]))
         if tiles:
-            setattr(args, f"{mode}_tile", ",".join(sorted(tiles)))
+            setattr(args, f"{mode}_tile", ",".join(tiles))
+    args.train_tiles = [t for t in str(args.train_tile).split(",") if t]
     threads = {r["threads"] for r in bench.rows if r["threads"]}
     if threads:
         args.threads = ",".join(sorted(threads))
@@ -624,8 +639,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke test: resnet18 at 512 and 1024 only")
     ap.add_argument("--skip-torch", action="store_true", help="measure only lscc")
     ap.add_argument("--torch-infer", action="store_true", help="also PyTorch's inference (forward under no_grad)")
-    ap.add_argument("--train-tile", type=int, default=1536, help="lscc --tile for the training step")
-    ap.add_argument("--infer-tile", type=int, default=4500, help="lscc --tile for inference")
+    ap.add_argument("--train-tile", default="1536",
+                    help="lscc --tile for the training step: N or HxW, or several, comma-separated (each is "
+                         "measured; the first is the one the inference comparison uses)")
+    ap.add_argument("--infer-tile", default="4500", help="lscc --tile for inference (N or HxW)")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and OMP_NUM_THREADS")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--lr", type=float, default=0.01)
@@ -658,6 +675,10 @@ def main():
         args.models, args.sizes = "resnet18", "512,1024"
     args.models = [m for m in args.models.split(",") if m]
     args.sizes = sorted({int(s) for s in args.sizes.split(",") if s})
+    args.train_tiles = [t for t in args.train_tile.split(",") if t]
+    for t in args.train_tiles + [args.infer_tile]:
+        if not all(x.isdigit() and int(x) > 0 for x in t.split("x")) or t.count("x") > 1:
+            ap.error(f"a tile is N or HxW, not '{t}'")
     args.out = os.path.abspath(args.out)
     os.makedirs(os.path.join(args.out, "logs"), exist_ok=True)
     global BUILD_LOG
@@ -688,9 +709,9 @@ def main():
     exes = {}
     for model in args.models:
         onnx_path = os.path.join(args.models_dir, model + ".onnx")
-        for mode, tile in (("train", args.train_tile), ("infer", args.infer_tile)):
+        for mode, tile in [("train", t) for t in args.train_tiles] + [("infer", args.infer_tile)]:
             exe, plan = build_model(args, lscc, onnx_path, model, tile)
-            exes[model, mode] = (exe, tile)
+            exes[model, mode, tile] = exe
             header.append(f"  {model} {mode}: " + "; ".join(plan))
     print("\n".join(header))
     print(f"  results in {nice_path(args.out)}; each child's stderr in {nice_path(args.out)}/logs")
@@ -704,9 +725,8 @@ def main():
                 run_torch(args, env, bench, model, side, "train", points["train"])
                 if args.torch_infer:
                     run_torch(args, env, bench, model, side, "infer", points["infer"])
-            for mode in ("train", "infer"):
-                exe, tile = exes[model, mode]
-                run_lscc(args, env, bench, model, side, mode, exe, tile)
+            for mode, tile in [("train", t) for t in args.train_tiles] + [("infer", args.infer_tile)]:
+                run_lscc(args, env, bench, model, side, mode, exes[model, mode, tile], tile)
     print(f"cpu_bench: {time.monotonic() - t_start:.0f} s of measurements; wrote {nice_path(bench.csv_path)}")
     report(args, bench, header)
     plot(args, bench)

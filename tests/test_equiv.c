@@ -27,42 +27,47 @@ typedef struct eq_case {
     const char *input;  /* float64 | float32 | uint8 */
     int train_bn;       /* BatchNorm kept, gamma and beta trained (--train-bn-affine) */
     int cl;             /* f32 CPU: the runtime keeps the tiles channels-last (every op has that form) */
+    int tile_w;         /* --tile tile x tile_w (rectangular tiles); 0: square */
 } eq_case;
 
 /* Tiles: from a whole-image tile (tile >= image) to dozens per image. */
 static const eq_case cases[] = {
-    {"syn_stride3_dil", "f64", 2, 517, 389, 120, 1, "float64", 0, 0},
-    {"syn_stride3_dil", "f64", 1, 517, 389, 4096, 2, "float64", 0, 0},
-    {"syn_stride3_dil", "f32", 2, 517, 389, 150, 3, "float32", 0, 1},
-    {"syn_depthwise", "f64", 2, 517, 389, 60, 4, "float64", 0, 0},
-    {"syn_pads", "f64", 2, 517, 389, 64, 5, "float64", 0, 0},
-    {"syn_residual", "f64", 2, 517, 389, 48, 6, "float64", 0, 0},
-    {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8", 0, 1},
-    {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64", 0, 0},
-    {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64", 0, 0},
-    {"syn_layernorm", "f64", 2, 517, 389, 40, 15, "float64", 0, 0},
-    {"syn_shuffle", "f64", 2, 517, 389, 70, 18, "float64", 0, 0},
-    {"syn_layernorm", "f32", 1, 517, 389, 200, 16, "float32", 0, 1},
+    {"syn_stride3_dil", "f64", 2, 517, 389, 120, 1, "float64", 0, 0, 0},
+    {"syn_stride3_dil", "f64", 1, 517, 389, 4096, 2, "float64", 0, 0, 0},
+    {"syn_stride3_dil", "f32", 2, 517, 389, 150, 3, "float32", 0, 1, 0},
+    {"syn_depthwise", "f64", 2, 517, 389, 60, 4, "float64", 0, 0, 0},
+    {"syn_pads", "f64", 2, 517, 389, 64, 5, "float64", 0, 0, 0},
+    {"syn_residual", "f64", 2, 517, 389, 48, 6, "float64", 0, 0, 0},
+    {"syn_residual", "f32", 1, 1000, 1300, 200, 7, "uint8", 0, 1, 0},
+    {"syn_concat", "f64", 2, 517, 389, 80, 8, "float64", 0, 0, 0},
+    {"syn_flatten_view", "f64", 2, 517, 389, 64, 9, "float64", 0, 0, 0},
+    {"syn_layernorm", "f64", 2, 517, 389, 40, 15, "float64", 0, 0, 0},
+    {"syn_shuffle", "f64", 2, 517, 389, 70, 18, "float64", 0, 0, 0},
+    {"syn_layernorm", "f32", 1, 517, 389, 200, 16, "float32", 0, 1, 0},
     /* torchvision backbones: receptive fields of 435 (resnet18), 491
        (mobilenet_v2), 2071 (densenet121) and 1688 (convnext_tiny) pixels bound
        the tile from below; 700 gives 2 x 2 and 3 x 2 tiles on 517 x 389 */
-    {"resnet18", "f64", 1, 517, 389, 700, 10, "float64", 0, 0},
-    {"resnet18", "f32", 2, 517, 389, 700, 11, "float32", 0, 1},
-    {"mobilenet_v2", "f64", 2, 517, 389, 700, 12, "float64", 0, 0},
-    {"densenet121", "f64", 1, 517, 389, 4096, 13, "float64", 0, 0},
+    {"resnet18", "f64", 1, 517, 389, 700, 10, "float64", 0, 0, 0},
+    {"resnet18", "f32", 2, 517, 389, 700, 11, "float32", 0, 1, 0},
+    {"mobilenet_v2", "f64", 2, 517, 389, 700, 12, "float64", 0, 0, 0},
+    {"densenet121", "f64", 1, 517, 389, 4096, 13, "float64", 0, 0, 0},
     /* channels-last blocks (Transpose, LayerNorm, Linear, GELU) */
-    {"convnext_tiny", "f64", 1, 224, 160, 4096, 17, "float64", 0, 0},
-    {"convnext_tiny", "f32", 2, 301, 259, 4096, 21, "float32", 0, 1},
+    {"convnext_tiny", "f64", 1, 224, 160, 4096, 17, "float64", 0, 0, 0},
+    {"convnext_tiny", "f32", 2, 301, 259, 4096, 21, "float32", 0, 1, 0},
     /* BatchNorm with trainable gamma and beta and frozen statistics */
-    {"syn_residual", "f64", 2, 517, 389, 48, 19, "float64", 1, 0},
-    {"resnet18", "f64", 2, 300, 260, 4096, 20, "float64", 1, 0},
+    {"syn_residual", "f64", 2, 517, 389, 48, 19, "float64", 1, 0, 0},
+    {"resnet18", "f64", 2, 300, 260, 4096, 20, "float64", 1, 0, 0},
     /* float32 channels-last tiles through Concat, Pad, depthwise Conv, average
        pools, per-channel BatchNorm; channel shuffles stay channels-first */
-    {"syn_concat", "f32", 2, 517, 389, 80, 22, "float32", 0, 1},
-    {"syn_pads", "f32", 2, 517, 389, 64, 23, "float32", 0, 1},
-    {"syn_depthwise", "f32", 1, 517, 389, 60, 24, "float32", 0, 1},
-    {"syn_residual", "f32", 2, 517, 389, 48, 25, "float32", 1, 1},
-    {"syn_shuffle", "f32", 1, 517, 389, 70, 26, "float32", 0, 0},
+    {"syn_concat", "f32", 2, 517, 389, 80, 22, "float32", 0, 1, 0},
+    {"syn_pads", "f32", 2, 517, 389, 64, 23, "float32", 0, 1, 0},
+    {"syn_depthwise", "f32", 1, 517, 389, 60, 24, "float32", 0, 1, 0},
+    {"syn_residual", "f32", 2, 517, 389, 48, 25, "float32", 1, 1, 0},
+    {"syn_shuffle", "f32", 1, 517, 389, 70, 26, "float32", 0, 0, 0},
+    /* rectangular tiles (--tile HxW): strips one tile wide, and tall tiles */
+    {"syn_residual", "f64", 2, 517, 389, 40, 27, "float64", 0, 0, 4096},
+    {"syn_concat", "f64", 1, 517, 389, 120, 28, "float64", 0, 0, 60},
+    {"resnet18", "f32", 1, 517, 389, 600, 29, "float32", 0, 1, 900},
 };
 
 static const char *tmp_root(void) {
@@ -146,15 +151,18 @@ START_TEST(equivalence) {
     const char *py = env_or_skip("LSCC_PYTHON"), *dir = env_or_skip("LSCC_TEST_PY"), *lscc = env_or_skip("LSCC_BIN");
     char work[1024], script[1200], nb[16], hb[16], wb[16], sb[16], tb[16], gen[1200], build[1300], runner[1400],
         outd[1200], onnx[1200], x[1200], g[1200], tag[256];
-    snprintf(tag, sizeof tag, "%s_%s_n%d_%dx%d_t%d%s", c->model, c->prec, c->n, c->h, c->w, c->tile,
-             c->train_bn ? "_bn" : "");
+    snprintf(tag, sizeof tag, "%s_%s_n%d_%dx%d_t%dx%d%s", c->model, c->prec, c->n, c->h, c->w, c->tile,
+             c->tile_w ? c->tile_w : c->tile, c->train_bn ? "_bn" : "");
     snprintf(work, sizeof work, "%.700s/%.250s", tmp_root(), tag);
     snprintf(script, sizeof script, "%s/equiv_ref.py", dir);
     snprintf(nb, sizeof nb, "%d", c->n);
     snprintf(hb, sizeof hb, "%d", c->h);
     snprintf(wb, sizeof wb, "%d", c->w);
     snprintf(sb, sizeof sb, "%d", c->seed);
-    snprintf(tb, sizeof tb, "%d", c->tile);
+    if (c->tile_w)
+        snprintf(tb, sizeof tb, "%dx%d", c->tile, c->tile_w);
+    else
+        snprintf(tb, sizeof tb, "%d", c->tile);
     char *ref_argv[20] = {(char *)py, script, (char *)c->model, work, "--batch", nb, "--height", hb, "--width", wb,
                           "--seed", sb, "--input-dtype", (char *)c->input, NULL};
     int na = 14;
@@ -264,7 +272,8 @@ static void expect_refusal(char *const argv[], const char *what, const char *nee
 START_TEST(runner_refuses_bad_input) {
     const eq_case *c = &cases[0];
     char work[1024], runner[1200], x[1200], g[1200], bad[1200], outd[1200], tag[256], msg[512];
-    snprintf(tag, sizeof tag, "%s_%s_n%d_%dx%d_t%d", c->model, c->prec, c->n, c->h, c->w, c->tile);
+    snprintf(tag, sizeof tag, "%s_%s_n%d_%dx%d_t%dx%d", c->model, c->prec, c->n, c->h, c->w, c->tile,
+             c->tile_w ? c->tile_w : c->tile);
     snprintf(work, sizeof work, "%.700s/%.250s", tmp_root(), tag);
     snprintf(runner, sizeof runner, "%s/gen/build/net_run", work);
     snprintf(x, sizeof x, "%s/x.npy", work);

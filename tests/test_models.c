@@ -23,7 +23,7 @@ static const char *rejected[] = {"efficientnet_b0", "syn_se_late"};
 #define COUNT(a) ((int)(sizeof a / sizeof a[0]))
 
 static lscc_model *load(const char *name, const char *split, lscc_diag *d, lscc_status *st) {
-    lscc_options opt = {split, 2048, 224, 224, 1, 0};
+    lscc_options opt = {split, 2048, 224, 224, 1, 0, 0};
     lscc_model *m = NULL;
     lscc_diag_init(d);
     *st = lscc_model_load(model_path(name, ".onnx"), &opt, &m, d);
@@ -61,7 +61,7 @@ START_TEST(sizes_match_onnx_and_pytorch) {
     lscc_diag d;
     lscc_status st;
     /* rejected models are analysed with a split before their first global op */
-    lscc_options opt = {NULL, 2048, 0, 0, 1, 0};
+    lscc_options opt = {NULL, 2048, 0, 0, 1, 0, 0};
     lscc_model *m = NULL;
     lscc_diag_init(&d);
     st = lscc_model_load(model_path(name, ".onnx"), &opt, &m, &d);
@@ -243,7 +243,7 @@ END_TEST
 START_TEST(tile_is_the_largest_that_fits) {
     const char *name = _i == 0 ? "resnet18" : "syn_stride3_dil";
     for (int64_t tile = 200; tile <= 5000; tile += 397) {
-        lscc_options opt = {NULL, tile, 20000, 30000, 1, 0};
+        lscc_options opt = {NULL, tile, 20000, 30000, 1, 0, 0};
         lscc_diag d;
         lscc_diag_init(&d);
         lscc_model *m = NULL;

@@ -27,7 +27,7 @@ static const rf_case cases[] = {
 
 START_TEST(gradient_support_is_the_reported_window) {
     const rf_case *c = &cases[_i];
-    lscc_options opt = {NULL, 1 << 20, c->h, c->w, 1, 0};
+    lscc_options opt = {NULL, 1 << 20, c->h, c->w, 1, 0, 0};
     lscc_diag d;
     lscc_diag_init(&d);
     lscc_model *m = NULL;

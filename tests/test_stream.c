@@ -55,7 +55,7 @@ START_TEST(stitched_tiles_equal_the_whole_image) {
     ck_assert_ptr_nonnull(y);
     /* from one tile for the whole image down to many small ones */
     int64_t tiles_seen[3] = {0, 0, 0}, tile_sizes[3] = {1 << 20, 0, 0};
-    lscc_options opt = {NULL, 1 << 20, c->h, c->w, c->n, 0};
+    lscc_options opt = {NULL, 1 << 20, c->h, c->w, c->n, 0, 0};
     lscc_diag d;
     lscc_diag_init(&d);
     lscc_model *m = NULL;

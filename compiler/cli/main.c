@@ -10,7 +10,7 @@
 #include "plan/plan.h"
 
 static const char usage[] =
-    "usage: lscc MODEL.onnx [--tile N] [-o DIR] [--explain[=json]] [--split TENSOR]\n"
+    "usage: lscc MODEL.onnx [--tile N|HxW] [-o DIR] [--explain[=json]] [--split TENSOR]\n"
     "            [--image HxW] [--batch N] [--precision f32|f64] [--name NAME]\n"
     "            [--train-bn-affine] [--target cpu|cuda|cpu,cuda]\n"
     "            [--memory BYTES] [--inference]\n"
@@ -32,6 +32,9 @@ static const char help[] =
     "options:\n"
     "  --tile N         largest image region (N x N pixels) one tile may read;\n"
     "                   lscc picks the largest output tile that fits (default 2048)\n"
+    "  --tile HxW       the same with H rows and W columns: wide strips overlap\n"
+    "                   their neighbours on two sides only, so an image that is\n"
+    "                   a few tiles tall costs less recomputed halo per pixel\n"
     "  -o, --output DIR write the generated code to DIR: NAME.h, NAME.c (the\n"
     "                   streamed backbone and the head, forward and backward),\n"
     "                   NAME.weights, NAME_run.c (a runner reading .npy files) and\n"
@@ -117,6 +120,13 @@ static int parse_size(const char *s, int64_t *h, int64_t *w) {
     memcpy(buf, s, (size_t)(x - s));
     buf[x - s] = 0;
     return parse_int(buf, 1, (int64_t)1 << 31, h) || parse_int(x + 1, 1, (int64_t)1 << 31, w) ? -1 : 0;
+}
+
+/* --tile N (square) or HxW (rows x columns) */
+static int parse_tile(const char *s, lscc_options *opt) {
+    if (strchr(s, 'x')) return parse_size(s, &opt->tile, &opt->tile_w);
+    opt->tile_w = 0;
+    return parse_int(s, 1, (int64_t)1 << 31, &opt->tile);
 }
 
 /* "1536M", "2G", "1500000000" */
@@ -243,6 +253,7 @@ static lscc_status tile_bytes(lscc_model *m, const lscc_options *opt, int esize,
 /* --memory: the largest tile (input region side) whose arena fits. Plans
  * are monotone in the tile, so a bisection over the side. */
 static lscc_status fit_tile(lscc_model *m, lscc_options *opt, int esize, int inference, int64_t budget) {
+    opt->tile_w = 0; /* square */
     int64_t lo = 1, hi = (int64_t)1 << 16, best = -1, in, tr;
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
@@ -313,7 +324,7 @@ static int export_main(int argc, char **argv) {
             if (strcmp(v, "f32") && strcmp(v, "f64")) return usage_error("--precision wants f32 or f64, not '%s'", v);
             eo.esize = strcmp(v, "f64") ? 4 : 8;
         } else if ((v = opt_value(argc, argv, &i, "--tile"))) {
-            if (parse_int(v, 1, (int64_t)1 << 31, &eo.opt.tile)) return usage_error("--tile wants a positive size, not '%s'", v);
+            if (parse_tile(v, &eo.opt)) return usage_error("--tile wants a positive size N or HxW, not '%s'", v);
         } else if ((v = opt_value(argc, argv, &i, "--split"))) {
             if (!*v) return usage_error("--split wants a tensor name%s", "");
             eo.opt.split = v;
@@ -356,7 +367,7 @@ static int export_main(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "export") == 0) return export_main(argc - 1, argv + 1);
-    lscc_options opt = {NULL, 2048, 0, 0, 1, 0};
+    lscc_options opt = {.tile = 2048, .batch = 1};
     const char *model = NULL, *outdir = NULL, *v;
     int explain = 0; /* 1 text, 2 json */
     int f64 = 0, targets = 1, inference = 0; /* targets bit 0: cpu, bit 1: cuda */
@@ -375,7 +386,7 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--explain=json") == 0) {
             explain = 2;
         } else if ((v = opt_value(argc, argv, &i, "--tile"))) {
-            if (parse_int(v, 1, (int64_t)1 << 31, &opt.tile)) return usage_error("--tile wants a positive size, not '%s'", v);
+            if (parse_tile(v, &opt)) return usage_error("--tile wants a positive size N or HxW, not '%s'", v);
         } else if ((v = opt_value(argc, argv, &i, "--batch"))) {
             if (parse_int(v, 1, 1 << 20, &opt.batch)) return usage_error("--batch wants a positive count, not '%s'", v);
         } else if ((v = opt_value(argc, argv, &i, "--image"))) {

@@ -57,8 +57,10 @@ void lscc_plan_explain(const lscc_plan *p, FILE *f) {
             p->m->split.auto_chosen ? "automatic: last tensor before the global ops" : "--split");
     fprintf(f, "  backbone: %d nodes streamed tile by tile (%d BatchNorm folded); head: %d nodes run whole\n",
             p->m->split.nbackbone, p->m->nfolded_bn, head_nodes(p));
-    fprintf(f, "  tile:     --tile %lld -> output tile %lld x %lld of the split tensor, input region %lld x %lld\n",
-            (long long)p->opt.tile, (long long)p->out_tile[0], (long long)p->out_tile[1], (long long)p->in_tile[0],
+    char tb[48];
+    lscc_tile_str(&p->opt, tb, sizeof tb);
+    fprintf(f, "  tile:     --tile %s -> output tile %lld x %lld of the split tensor, input region %lld x %lld\n",
+            tb, (long long)p->out_tile[0], (long long)p->out_tile[1], (long long)p->in_tile[0],
             (long long)p->in_tile[1]);
     fprintf(f, "  receptive field %lld x %lld, stride %lld x %lld, smallest usable --tile %lld\n", (long long)p->rf[0],
             (long long)p->rf[1], (long long)rx->S[0], (long long)rx->S[1], (long long)p->min_tile);
@@ -143,8 +145,8 @@ void lscc_plan_explain_json(const lscc_plan *p, FILE *f) {
     json_shape(f, g, y);
     fprintf(f, "},\n  \"backbone_nodes\": %d,\n  \"head_nodes\": %d,\n  \"batchnorm_folded\": %d,\n",
             p->m->split.nbackbone, head_nodes(p), p->m->nfolded_bn);
-    fprintf(f, "  \"tile\": %lld,\n  \"output_tile\": [%lld, %lld],\n  \"input_tile\": [%lld, %lld],\n",
-            (long long)p->opt.tile, (long long)p->out_tile[0], (long long)p->out_tile[1], (long long)p->in_tile[0],
+    fprintf(f, "  \"tile\": %lld,\n  \"tile_cols\": %lld,\n  \"output_tile\": [%lld, %lld],\n  \"input_tile\": [%lld, %lld],\n",
+            (long long)p->opt.tile, (long long)(p->opt.tile_w > 0 ? p->opt.tile_w : p->opt.tile), (long long)p->out_tile[0], (long long)p->out_tile[1], (long long)p->in_tile[0],
             (long long)p->in_tile[1]);
     fprintf(f, "  \"receptive_field\": [%lld, %lld],\n  \"stride\": [%lld, %lld],\n  \"min_tile\": %lld,\n",
             (long long)p->rf[0], (long long)p->rf[1], (long long)rx->S[0], (long long)rx->S[1],

@@ -18,10 +18,11 @@
 
 typedef struct lscc_options {
     const char *split;    /* --split tensor name, NULL = automatic */
-    int64_t tile;         /* --tile: largest input region side, in image pixels */
+    int64_t tile;         /* --tile: largest input region side (rows), in image pixels */
     int64_t image_h, image_w; /* --image, 0 = not given */
     int64_t batch;        /* N for byte counts (default 1) */
     int train_bn_affine;  /* keep BatchNorm unfolded, gamma and beta trainable */
+    int64_t tile_w;       /* --tile HxW: largest input region width; 0 = tile (square) */
 } lscc_options;
 
 /* Per tensor, per spatial axis (0 = H, 1 = W). */
@@ -60,6 +61,9 @@ void lscc_model_free(lscc_model *m);
  * than the receptive field, saying which tile would work. */
 lscc_status lscc_plan_build(lscc_model *m, const lscc_options *opt, lscc_plan **out, lscc_diag *d);
 void lscc_plan_free(lscc_plan *p);
+
+/* The tile as the user writes it: "N" or "HxW". */
+void lscc_tile_str(const lscc_options *opt, char *buf, size_t n);
 
 /* Exact (clipped) regions for the output box rows [y0,y1) x cols [x0,x1) of
  * Y, for a concrete image size: box[t*4 + {0,1,2,3}] = ylo, yhi, xlo, xhi of

@@ -1,5 +1,6 @@
 /* Region analysis: closed-form interior regions, the tile size, bytes per
  * tile, and exact clipped regions for any output box. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,15 +219,18 @@ lscc_status lscc_plan_build(lscc_model *m, const lscc_options *opt, lscc_plan **
             if (!r->valid) continue;
             int64_t span = r->hi[a] - r->lo[a];
             if (span > p->min_tile) p->min_tile = span;
-            int64_t fit = opt->tile >= span ? (opt->tile - span) / r->S[a] + 1 : 0;
+            const int64_t lim = a == 0 || opt->tile_w <= 0 ? opt->tile : opt->tile_w;
+            int64_t fit = lim >= span ? (lim - span) / r->S[a] + 1 : 0;
             if (fit < best) best = fit;
         }
         p->out_tile[a] = best;
     }
     if (p->out_tile[0] < 1 || p->out_tile[1] < 1) {
-        st = lscc_error(d, LSCC_E_UNSUPPORTED, "--tile %lld is smaller than the receptive field: one output position "
+        char tb[48];
+        lscc_tile_str(opt, tb, sizeof tb);
+        st = lscc_error(d, LSCC_E_UNSUPPORTED, "--tile %s is smaller than the receptive field: one output position "
                         "of '%s' reads %lld x %lld image pixels; use --tile %lld or more",
-                        (long long)opt->tile, g->tensors[y].name, (long long)(p->reg[g->image].hi[0] - p->reg[g->image].lo[0]),
+                        tb, g->tensors[y].name, (long long)(p->reg[g->image].hi[0] - p->reg[g->image].lo[0]),
                         (long long)(p->reg[g->image].hi[1] - p->reg[g->image].lo[1]), (long long)p->min_tile);
         lscc_plan_free(p);
         return st;
@@ -253,6 +257,13 @@ lscc_status lscc_plan_build(lscc_model *m, const lscc_options *opt, lscc_plan **
     count_bytes(p);
     *out = p;
     return LSCC_OK;
+}
+
+void lscc_tile_str(const lscc_options *opt, char *buf, size_t n) {
+    if (opt->tile_w > 0 && opt->tile_w != opt->tile)
+        snprintf(buf, n, "%lldx%lld", (long long)opt->tile, (long long)opt->tile_w);
+    else
+        snprintf(buf, n, "%lld", (long long)opt->tile);
 }
 
 void lscc_plan_free(lscc_plan *p) {

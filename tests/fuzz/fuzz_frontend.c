@@ -12,7 +12,7 @@
 #include "plan/plan.h"
 
 static void plan_and_explain(lscc_model *m) {
-    lscc_options opt = {NULL, 1024, 300, 257, 1, 0};
+    lscc_options opt = {NULL, 1024, 300, 257, 1, 0, 0};
     lscc_plan *p = NULL;
     lscc_diag d;
     lscc_diag_init(&d);
