@@ -49,6 +49,10 @@ START_TEST(usage_errors) {
     free(out);
     ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--tile", "-3", NULL, NULL), LSCC_E_USAGE);
     free(out);
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--tile", "600x", NULL, NULL), LSCC_E_USAGE);
+    free(out);
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--tile", "0x900", NULL, NULL), LSCC_E_USAGE);
+    free(out);
     ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--image", "12by7", NULL, NULL), LSCC_E_USAGE);
     free(out);
     ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--split", "no such tensor", NULL, NULL),
@@ -64,6 +68,26 @@ START_TEST(tile_smaller_than_receptive_field) {
     char *out;
     ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--tile", "64", NULL, NULL), LSCC_E_UNSUPPORTED);
     ck_assert_msg(strstr(out, "receptive field") && strstr(out, "use --tile"), "%s", out);
+    assert_clean(out);
+    free(out);
+}
+END_TEST
+
+/* --tile HxW: rows and columns of the output tile each from their own limit
+ * (resnet18: receptive field 435, stride 32, so (limit - 435) / 32 + 1);
+ * a side under the receptive field names the side and the smallest tile. */
+START_TEST(rectangular_tiles) {
+    char *out;
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--tile", "1427x2451", "--explain", NULL), 0);
+    ck_assert_msg(strstr(out, "--tile 1427x2451 -> output tile 32 x 64 of the split tensor, input region 1427 x 2451"),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--tile", "2451x1427", "--explain", NULL), 0);
+    ck_assert_msg(strstr(out, "output tile 64 x 32 of the split tensor, input region 2451 x 1427"), "%s", out);
+    free(out);
+    ck_assert_int_eq(lscc(&out, model_path("resnet18", ".onnx"), "--tile", "4096x300", NULL, NULL), LSCC_E_UNSUPPORTED);
+    ck_assert_msg(strstr(out, "--tile 4096x300 is smaller than the receptive field") && strstr(out, "use --tile 435"),
+                  "%s", out);
     assert_clean(out);
     free(out);
 }
@@ -267,6 +291,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, memory_picks_the_largest_tile_that_fits);
     tcase_add_test(tc, tile_smaller_than_receptive_field);
+    tcase_add_test(tc, rectangular_tiles);
     tcase_add_test(tc, explain_json_is_json_and_names_the_split);
     tcase_add_test(tc, malformed_models_fail_cleanly);
     tcase_add_test(tc, absurd_sizes_are_refused_cleanly);
