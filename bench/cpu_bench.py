@@ -14,7 +14,9 @@ RSS is its own:
   lscc train   the C code lscc generated for the same ONNX file
                (bench/stream_bench.c): streamed forward + head, the same
                loss, head backward + streamed backward (every tile
-               recomputed), SGD update. Tile --train-tile.
+               recomputed), SGD update. Tile --train-tile: each of a list
+               (default 1280, a lean square tile, and 1427x2451, strips
+               whose 2 tiles cover a 2048^2 image, 8 a 4096^2 one).
   lscc infer   streamed forward + head only. Tile --infer-tile.
   torch infer  (--torch-infer) PyTorch's forward under no_grad.
 
@@ -38,7 +40,7 @@ MemAvailable drops under a safety margin.
 
 usage: bench/cpu_bench.py [--models resnet18,resnet50] [--sizes 1024,2048,4096,8192]
                           [--out bench/results] [--quick] [--skip-torch] [--torch-infer]
-                          [--train-tile 1536] [--infer-tile 4500] [--threads 2] [--repeat 1]
+                          [--train-tile 1280,1427x2451] [--infer-tile 4500] [--threads 2] [--repeat 1]
                           [--lscc PATH] [--report-only]
 Writes OUT/results.csv, OUT/summary.txt, OUT/bench.png (with matplotlib) and
 OUT/logs/ (each child's stderr: lscc's per-tile progress, PyTorch warnings).
@@ -639,7 +641,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke test: resnet18 at 512 and 1024 only")
     ap.add_argument("--skip-torch", action="store_true", help="measure only lscc")
     ap.add_argument("--torch-infer", action="store_true", help="also PyTorch's inference (forward under no_grad)")
-    ap.add_argument("--train-tile", default="1536",
+    ap.add_argument("--train-tile", default="1280,1427x2451",
                     help="lscc --tile for the training step: N or HxW, or several, comma-separated (each is "
                          "measured; the first is the one the inference comparison uses)")
     ap.add_argument("--infer-tile", default="4500", help="lscc --tile for inference (N or HxW)")

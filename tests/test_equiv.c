@@ -67,7 +67,8 @@ static const eq_case cases[] = {
     /* rectangular tiles (--tile HxW): strips one tile wide, and tall tiles */
     {"syn_residual", "f64", 2, 517, 389, 40, 27, "float64", 0, 0, 4096},
     {"syn_concat", "f64", 1, 517, 389, 120, 28, "float64", 0, 0, 60},
-    {"resnet18", "f32", 1, 517, 389, 600, 29, "float32", 0, 1, 900},
+    {"resnet18", "f64", 1, 517, 389, 600, 29, "float64", 0, 0, 900},
+    {"syn_residual", "f32", 1, 517, 389, 48, 30, "float32", 0, 1, 4096},
 };
 
 static const char *tmp_root(void) {
