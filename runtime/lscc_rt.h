@@ -142,6 +142,7 @@ typedef struct lscc_rt_tensor {
 typedef struct lscc_rt_rule {
     int out, in;
     int64_t k[2], s[2], d[2], p0[2];
+    int direct; /* the op never reads `in` through a scratch view (windows, block moves, lscc_rt_add_fwd) */
 } lscc_rt_rule;
 
 /* Geometry of a backbone Conv or pool: the per-tile window is made from it
@@ -343,6 +344,13 @@ void *lscc_rt_view(lscc_rt *rt, int in, int out, int slot);
  * lscc_rt_view_done then adds into in's gradient. */
 void *lscc_rt_gview(lscc_rt *rt, int in, int out, int slot);
 void lscc_rt_gview_done(lscc_rt *rt, int in, int out, void *gv);
+/* y = a + b over y's region, each input read in its own region by block
+ * moves (a copied into y unless y is computed in a's buffer, then b added):
+ * a residual input's region is larger than the sum's, and a view of it
+ * would take a scratch slot as large as the model's biggest activation.
+ * Backward adds y's gradient into the inputs' gradients the same way. */
+void lscc_rt_add_fwd(lscc_rt *rt, int a, int b, int y);
+void lscc_rt_add_bwd(lscc_rt *rt, int a, int b, int y);
 /* Zeroes t's gradient over its region (where its life in the backward
  * sweep starts: gradient buffers share memory by liveness). */
 void lscc_rt_gzero(lscc_rt *rt, int t);

@@ -12,7 +12,8 @@ static int same_box(const lscc_rt *rt, int a, int b) {
 
 /* Moves the part of `in` under out's region, channels [0, c), to or from a
  * buffer shaped like out's region with ctot channels starting at c0, as
- * blocks of the backend. dir 0: in -> o (copy); dir 1: o -> in (accumulate). */
+ * blocks of the backend. dir 0: in -> o (copy); dir 1: o -> in (accumulate);
+ * dir 2: in -> o (accumulate). */
 static void move(lscc_rt *rt, int in, int out, void *ib, void *ob, int64_t c, int64_t ctot, int64_t c0, int dir) {
     const int64_t *bi = &rt->box[4 * in], *bo = &rt->box[4 * out];
     size_t ih = (size_t)(bi[1] - bi[0]), iw = (size_t)(bi[3] - bi[2]), oh = (size_t)(bo[1] - bo[0]),
@@ -24,7 +25,7 @@ static void move(lscc_rt *rt, int in, int out, void *ib, void *ob, int64_t c, in
             size_t oo = b * oh * ow * nt + (size_t)c0;
             lscc_rt_block k = {oh, px, run, io, iw * nc, nc, oo, ow * nt, nt};
             if (dir == 1) k = (lscc_rt_block){oh, px, run, oo, ow * nt, nt, io, iw * nc, nc};
-            rt->dev->block(rt->devctx, rt->m->esize, &k, dir == 0 ? ib : ob, dir == 0 ? ob : ib, dir);
+            rt->dev->block(rt->devctx, rt->m->esize, &k, dir != 1 ? ib : ob, dir != 1 ? ob : ib, dir != 0);
         }
         return;
     }
@@ -35,7 +36,7 @@ static void move(lscc_rt *rt, int in, int out, void *ib, void *ob, int64_t c, in
         size_t oo = (b * (size_t)ctot + (size_t)c0) * oh * ow;
         lscc_rt_block k = {planes, oh, ow, io, ih * iw, iw, oo, oh * ow, ow};
         if (dir == 1) k = (lscc_rt_block){planes, oh, ow, oo, oh * ow, ow, io, ih * iw, iw};
-        rt->dev->block(rt->devctx, rt->m->esize, &k, dir == 0 ? ib : ob, dir == 0 ? ob : ib, dir);
+        rt->dev->block(rt->devctx, rt->m->esize, &k, dir != 1 ? ib : ob, dir != 1 ? ob : ib, dir != 0);
     }
 }
 
@@ -75,6 +76,26 @@ void lscc_rt_gview_done(lscc_rt *rt, int in, int out, void *gv) {
     if (!gv || gv == rt->g[in]) return;
     int64_t c = rt->m->tensors[in].c;
     move(rt, in, out, rt->g[in], gv, c, c, 0, 1);
+}
+
+void lscc_rt_add_fwd(lscc_rt *rt, int a, int b, int y) {
+    int64_t c = rt->m->tensors[y].c;
+    if (rt->b[y] == rt->b[a] && !same_box(rt, a, y)) {
+        /* in place in a but over another region: never planned (an in-place
+           input has the sum's region), and a view would need scratch */
+        lscc_rt_fail(&rt->err, LSCC_RT_E_INTERNAL, "%s: an in-place Add's operand has another region than its "
+                     "output (a bug in lscc: please report it with the model)", rt->m->name);
+        return;
+    }
+    /* y = a, then y += b: the kernel's a[i] + b[i], bit for bit */
+    if (rt->b[y] != rt->b[a]) move(rt, a, y, rt->b[a], rt->b[y], c, c, 0, 0);
+    move(rt, b, y, rt->b[b], rt->b[y], c, c, 0, 2);
+}
+
+void lscc_rt_add_bwd(lscc_rt *rt, int a, int b, int y) {
+    int64_t c = rt->m->tensors[y].c;
+    if (rt->g[a]) move(rt, a, y, rt->g[a], rt->g[y], c, c, 0, 1);
+    if (rt->g[b]) move(rt, b, y, rt->g[b], rt->g[y], c, c, 0, 1);
 }
 
 void lscc_rt_concat_fwd(lscc_rt *rt, int in, int out, int64_t c0) {

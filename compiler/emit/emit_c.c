@@ -261,6 +261,10 @@ static void op_forward(em *e, const lscc_lop *o, int geo) {
         out(e, "(%s_real *)lscc_rt_view(rt, %d, %d, 0), %s_B(%d));\n", P, x, y, P, y);
         break;
     case LK_BIN:
+        if (o->direct) {
+            out(e, "        lscc_rt_add_fwd(rt, %d, %d, %d);\n", o->in[0], o->in[1], y);
+            break;
+        }
         out(e, "        LSCC_K(%s_fwd_%s, lscc_rt_count(rt, %d), (%s_real *)lscc_rt_view(rt, %d, %d, 0), "
             "(%s_real *)lscc_rt_view(rt, %d, %d, 1), %s_B(%d));\n", bop_name(o->bop), S, y, P, o->in[0], y, P, o->in[1], y,
             P, y);
@@ -385,6 +389,10 @@ static void op_backward(em *e, const lscc_lop *o, int geo) {
         out(e, "            lscc_rt_gview_done(rt, %d, %d, gx);\n        }\n", x, y);
         break;
     case LK_BIN:
+        if (o->direct) {
+            out(e, "        lscc_rt_add_bwd(rt, %d, %d, %d);\n", o->in[0], o->in[1], y);
+            break;
+        }
         out(e, "        %s_real *ga = (%s_real *)lscc_rt_gview(rt, %d, %d, 2), *gb = (%s_real *)lscc_rt_gview(rt, %d, %d, 3);\n",
             P, P, o->in[0], y, P, o->in[1], y);
         if (o->bop == '+' || o->bop == '-')
@@ -537,12 +545,13 @@ static void emit_tables(em *e) {
         const lscc_node *n = &ir->nodes[o->node];
         for (int k = 0; k < o->nin; k++) {
             if (!g->t[o->in[k]].bb) continue;
-            out(e, "    {%d, %d, {%lld, %lld}, {%lld, %lld}, {%lld, %lld}, {%lld, %lld}},\n", o->out, o->in[k],
+            out(e, "    {%d, %d, {%lld, %lld}, {%lld, %lld}, {%lld, %lld}, {%lld, %lld}, %d},\n", o->out, o->in[k],
                 (long long)n->win[0].k, (long long)n->win[1].k, (long long)n->win[0].s, (long long)n->win[1].s,
-                (long long)n->win[0].d, (long long)n->win[1].d, (long long)n->win[0].p0, (long long)n->win[1].p0);
+                (long long)n->win[0].d, (long long)n->win[1].d, (long long)n->win[0].p0, (long long)n->win[1].p0,
+                !lscc_lop_reads_views(o));
         }
     }
-    if (!nr) out(e, "    {0, 0, {1, 1}, {1, 1}, {1, 1}, {0, 0}},\n");
+    if (!nr) out(e, "    {0, 0, {1, 1}, {1, 1}, {1, 1}, {0, 0}, 0},\n");
     out(e, "};\n\n");
     out(e, "/* Conv and pool geometry (compile-time constants; the tile's regions give the rest) */\n");
     out(e, "static const lscc_rt_geo %s_geo[%d] = {\n", P, ng ? ng : 1);

@@ -753,6 +753,14 @@ static int plan_lifetimes(lscc_prog *g) {
        of Conv -> ReLU chains, the bulk of a training tile. Add and Sub run in
        place in their first operand likewise (a residual block's second Conv
        output): their backward reads no values. */
+    /* a backbone Add reads its inputs through block moves in their own
+       regions (lscc_rt_add_fwd): a residual input, whose region exceeds the
+       sum's, then needs no scratch copy the size of the biggest activation */
+    for (int i = 0; i < nop; i++) {
+        lscc_lop *o = &g->op[i];
+        o->direct = o->bb && o->kind == LK_BIN && o->nin == 2 && o->bop == '+' && g->t[o->in[0]].bb &&
+                    g->t[o->in[1]].bb && g->t[o->in[0]].c == g->t[o->out].c && g->t[o->in[1]].c == g->t[o->out].c;
+    }
     int *readers = calloc((size_t)(nt ? nt : 1), sizeof *readers);
     if (!readers) return -1;
     for (int i = 0; i < nop; i++)
@@ -785,6 +793,17 @@ static int plan_lifetimes(lscc_prog *g) {
     }
     free(readers);
     return 0;
+}
+
+int lscc_lop_reads_views(const lscc_lop *o) {
+    switch (o->kind) {
+    case LK_AFFINE: case LK_UNARY: case LK_BINC: case LK_COPY: case LK_CHANMM: case LK_LAYERNORM:
+        return 1;
+    case LK_BIN:
+        return !o->direct;
+    default: /* Conv and pools (windows), Pad, Concat, channel permutations: block moves; GAP: own region */
+        return 0;
+    }
 }
 
 lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out, lscc_diag *d) {

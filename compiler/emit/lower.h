@@ -30,6 +30,7 @@ typedef struct lscc_lop {
     double a0, a1;     /* alpha/beta, clip bounds, pad fill, eps, gemm alpha/beta */
     int flag;          /* count_include_pad; gemm transA | transB << 1 */
     int fused;         /* CPU code: Conv: a ReLU follows in its output (ReLU: its forward is the Conv's) */
+    int direct;        /* backbone Add: the runtime's block moves read both inputs in their own regions (no views) */
     int64_t geo[13];   /* kh kw sh sw dh dw p0h p0w p1h p1w groups (conv, pools) */
     int64_t oc;
     int64_t bn, bc, bhw; /* BINC / affine / gemm-C broadcast: outer, channels, inner */
@@ -80,6 +81,10 @@ typedef struct lscc_prog {
 /* Lowers p's model; on ops that lscc cannot run fails with one diagnostic
  * listing every such node. */
 lscc_status lscc_lower(const lscc_plan *p, int train_bn_affine, lscc_prog **out, lscc_diag *d);
+/* Whether op o reads an input cut to its output's region through
+ * lscc_rt_view / lscc_rt_gview (a scratch slot when the regions differ);
+ * the rule table tells the runtime which inputs do (lscc_rt_rule.direct). */
+int lscc_lop_reads_views(const lscc_lop *o);
 void lscc_prog_free(lscc_prog *g);
 
 typedef struct lscc_emit_options {

@@ -31,7 +31,8 @@ int lscc_prog_tile_bytes(const lscc_prog *g, int64_t batch, int esize, int64_t *
         for (int k = 0; o->bb && k < o->nin; k++)
             if (g->t[o->in[k]].bb)
                 rules[nr++] = (lscc_rt_rule){o->out, o->in[k], {n->win[0].k, n->win[1].k}, {n->win[0].s, n->win[1].s},
-                                             {n->win[0].d, n->win[1].d}, {n->win[0].p0, n->win[1].p0}};
+                                             {n->win[0].d, n->win[1].d}, {n->win[0].p0, n->win[1].p0},
+                                             !lscc_lop_reads_views(o)};
     }
     int64_t in, tr, scratch = 4 * lscc_arena_scratch(nr, rules, tt, hw);
     if (lscc_arena_layout(nt, tt, size, off, &in, &tr)) goto done;

@@ -6,11 +6,11 @@
  * backward += into each dx element in the same order (outputs row-major).
  *
  * The innermost loops run over a block of up to CB channels of one pixel
- * (contiguous), so they vectorize; a window's running max / sum of a block
- * stays in a small local array across its taps. Forward runs output rows on
- * OpenMP threads; backward runs (image, channel block) pairs, since windows
- * of neighbouring output rows overlap and each dx element must receive its
- * contributions in one order. */
+ * (contiguous); a window's running max / sum of a block stays in a small
+ * local array across its taps. Forward runs output rows on OpenMP threads;
+ * backward runs (image, channel range) tasks, since windows of neighbouring
+ * output rows overlap and each dx element must receive its contributions in
+ * one order. MaxPool has a second body for AVX-512 CPUs (see below). */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
