@@ -70,6 +70,17 @@ static lscc_status check_outputs(lscc_graph *g, lscc_node *n, lscc_diag *d) {
     return LSCC_OK;
 }
 
+/* An output the op always produces must be named: ONNX allows an empty
+ * name only for optional outputs, and the infer functions write to the
+ * required ones (a fuzzed Cast without an output name reached one). */
+static lscc_status required_outputs(lscc_graph *g, const lscc_node *n, lscc_diag *d) {
+    for (int o = 0; o < n->desc->min_outputs; o++)
+        if (!lscc_out(g, n, o))
+            return lscc_error(d, LSCC_E_INVALID, "node '%s' (%s): output %d has no name; %s always produces it "
+                              "(a malformed model: re-export it)", n->name, n->op_type, o, n->op_type);
+    return LSCC_OK;
+}
+
 static int dead_code(lscc_graph *g) {
     int removed = 0;
     char *live = calloc((size_t)g->ntensors + 1, 1);
@@ -102,7 +113,8 @@ lscc_status lscc_infer_shapes(lscc_graph *g, lscc_diag *d) {
             if (t && t->rank < 0) ready = 0; /* an earlier node failed: do not cascade */
         }
         if (!ready || !n->desc) continue;
-        lscc_status s = n->desc->infer(g, n, d);
+        lscc_status s = required_outputs(g, n, d);
+        if (!s) s = n->desc->infer(g, n, d);
         if (!s) s = check_outputs(g, n, d);
         if (s) {
             st = st ? st : s;
