@@ -499,6 +499,7 @@ static int lower_node(lower *L, int i) {
             o->a1 = lscc_attr_float(n, "max", hi);
             if (!isfinite(o->a0) || !isfinite(o->a1)) {
                 bad(L, n, "Clip needs finite constant bounds%s", NULL);
+                free(o->in); /* the op is dropped: lscc_prog_free no longer sees it */
                 L->g->nop--;
                 return 0;
             }
