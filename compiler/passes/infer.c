@@ -5,12 +5,27 @@
 #include "../ops/op.h"
 #include "passes.h"
 
-/* Turns a tensor whose values are all constant into a constant with data. */
+/* Whether v converts to dtype without leaving its range (converting an
+ * out-of-range double to an integer is undefined in C; a fuzzed model's
+ * shape arithmetic reached 9e15 for an int32). Floats always fit. */
+static int fits(int dtype, double v) {
+    switch (dtype) {
+    case LSCC_DT_I64: return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+    case LSCC_DT_I32: return v >= -2147483648.0 && v <= 2147483647.0;
+    case LSCC_DT_U8: case LSCC_DT_BOOL: case LSCC_DT_I8: return v >= -128.0 && v <= 255.0;
+    default: return 1;
+    }
+}
+
+/* Turns a tensor whose values are all constant into a constant with data;
+ * one whose values do not fit its type stays a computed tensor. */
 static lscc_status materialize(lscc_graph *g, lscc_tensor *t) {
     size_t es = lscc_dtype_size(t->dtype);
     if (!t->nvals || !es || t->kind != LSCC_T_ACT) return LSCC_OK;
-    for (int i = 0; i < t->nvals; i++)
-        if (!lscc_sym_get_const(g->syms, t->vals[i], NULL)) return LSCC_OK;
+    for (int i = 0; i < t->nvals; i++) {
+        double v;
+        if (!lscc_sym_get_const(g->syms, t->vals[i], &v) || !fits(t->dtype, v)) return LSCC_OK;
+    }
     unsigned char *buf = malloc(es * (size_t)t->nvals);
     if (!buf) return LSCC_E_NOMEM;
     for (int i = 0; i < t->nvals; i++) {
