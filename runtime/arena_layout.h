@@ -82,18 +82,17 @@ static inline int lscc_arena_layout(int nt, const lscc_rt_tensor *tt, const int6
 }
 
 /* Elements per batch item of one scratch slot: an input cut to a
- * pointwise op's smaller output region (lscc_rt_view), needed only where a
- * tensor's region exceeds its pointwise consumer's and the consumer cannot
- * read it in place (rule.direct: Add): the consumer's region times the
- * input's channels. hw[2t], hw[2t + 1]: tensor
- * t's region rows and columns (the interior tile's, clipped to the image). */
+ * pointwise op's smaller output region (lscc_rt_view), needed only where an
+ * op reads the input through views (rule.direct == 0) and the input's
+ * region exceeds the op's: the op's region times the input's channels.
+ * hw[2t], hw[2t + 1]: tensor t's region rows and columns (the interior
+ * tile's, clipped to the image). */
 static inline int64_t lscc_arena_scratch(int nrules, const lscc_rt_rule *rules, const lscc_rt_tensor *tt,
                                          const int64_t *hw) {
     int64_t biggest = 0;
     for (int r = 0; r < nrules; r++) {
         const lscc_rt_rule *u = &rules[r];
-        if (u->direct || u->k[0] != 1 || u->k[1] != 1 || u->s[0] != 1 || u->s[1] != 1 || u->p0[0] || u->p0[1])
-            continue;
+        if (u->direct) continue; /* windows, block moves: no scratch */
         const lscc_rt_tensor *ti = &tt[u->in], *to = &tt[u->out];
         if (ti->side[0] == to->side[0] && ti->side[1] == to->side[1]) continue;
         int64_t need = ti->c * hw[2 * u->out] * hw[2 * u->out + 1];

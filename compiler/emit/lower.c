@@ -746,14 +746,6 @@ static int plan_lifetimes(lscc_prog *g) {
         if (lt->glive[1] < lt->glive[0]) lt->glive[1] = lt->glive[0];
         lt->alias = lt->galias = -1;
     }
-    /* ReLU and Clip run in place when their input has no other reader: the
-       input's buffer then holds the output, and backward still finds the
-       right derivative there (y > 0 exactly where x > 0; lo < y < hi exactly
-       where lo < x < hi). No kernel's backward reads its own output, so the
-       input's producer is unaffected. This halves the stored activations
-       of Conv -> ReLU chains, the bulk of a training tile. Add and Sub run in
-       place in their first operand likewise (a residual block's second Conv
-       output): their backward reads no values. */
     /* a backbone Add reads its inputs through block moves in their own
        regions (lscc_rt_add_fwd): a residual input, whose region exceeds the
        sum's, then needs no scratch copy the size of the biggest activation */
@@ -762,6 +754,14 @@ static int plan_lifetimes(lscc_prog *g) {
         o->direct = o->bb && o->kind == LK_BIN && o->nin == 2 && o->bop == '+' && g->t[o->in[0]].bb &&
                     g->t[o->in[1]].bb && g->t[o->in[0]].c == g->t[o->out].c && g->t[o->in[1]].c == g->t[o->out].c;
     }
+    /* ReLU and Clip run in place when their input has no other reader: the
+       input's buffer then holds the output, and backward still finds the
+       right derivative there (y > 0 exactly where x > 0; lo < y < hi exactly
+       where lo < x < hi). No kernel's backward reads its own output, so the
+       input's producer is unaffected. This halves the stored activations
+       of Conv -> ReLU chains, the bulk of a training tile. Add and Sub run in
+       place in their first operand likewise (a residual block's second Conv
+       output): their backward reads no values. */
     int *readers = calloc((size_t)(nt ? nt : 1), sizeof *readers);
     if (!readers) return -1;
     for (int i = 0; i < nop; i++)
